@@ -1,0 +1,462 @@
+"""The event catalog: the one schema of an eventkit log.
+
+Every event is a frozen pydantic model with a ``type`` literal (the discriminator)
+and a timezone-aware ``at``. The 17 variants form :data:`OrchestrationEvent`; its
+JSON is the stored payload. Everything else (the ``event_type`` column, stream ids,
+DuckDB view columns, DataFrame columns) is derived from these models.
+
+This module imports nothing of eventkit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+import typing
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    NonNegativeInt,
+    PlainSerializer,
+    StringConstraints,
+    TypeAdapter,
+)
+
+SCHEMA_VERSION = 1
+"""Version of this catalog, stored with every event."""
+
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
+"""Largest payload (UTF-8 JSON) a log accepts."""
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+# --------------------------------------------------------------------------- time
+
+
+def format_timestamp(value: datetime) -> str:
+    """Render an aware datetime in the log's one sortable form, ``...T..:..:..ffffffZ``."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must be timezone-aware (naive datetimes are rejected)")
+    return value.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Parse a stored timestamp (or any ISO-8601 text with an offset) into aware UTC."""
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no timezone")
+    return value.astimezone(UTC)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _require_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must be timezone-aware (naive datetimes are rejected)")
+    return value.astimezone(UTC)
+
+
+Timestamp = Annotated[
+    datetime,
+    AfterValidator(_require_aware),
+    PlainSerializer(format_timestamp, return_type=str, when_used="always"),
+]
+"""A timezone-aware datetime, normalised to UTC, serialised as ``...ffffffZ``."""
+
+Id = Annotated[str, StringConstraints(min_length=1)]
+"""A non-empty identifier (``msg_…``, ``toolu_…``, ``call_…`` or a UUIDv7)."""
+
+NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+# --------------------------------------------------------------------------- ids
+
+_uuid_lock = threading.Lock()
+_uuid_last_ms = 0
+_uuid_counter = 0
+
+
+def _uuid7_text(unix_ms: int, rand_a: int, rand_b: int) -> str:
+    value = (unix_ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= (rand_a & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand_b & ((1 << 62) - 1)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def new_id() -> str:
+    """A fresh UUIDv7 string; ids made in one process sort in creation order."""
+    global _uuid_last_ms, _uuid_counter
+    with _uuid_lock:
+        now_ms = time.time_ns() // 1_000_000
+        if now_ms > _uuid_last_ms:
+            _uuid_last_ms = now_ms
+            _uuid_counter = int.from_bytes(os.urandom(2)) & 0x3FF  # leave room to count up
+        else:
+            _uuid_counter += 1
+            if _uuid_counter > 0xFFF:  # counter exhausted: borrow the next millisecond
+                _uuid_last_ms += 1
+                _uuid_counter = 0
+        ms, counter = _uuid_last_ms, _uuid_counter
+    return _uuid7_text(ms, counter, int.from_bytes(os.urandom(8)))
+
+
+def derived_id(at: datetime, *source_identity: object) -> str:
+    """A deterministic UUIDv7 for an event derived from a source record.
+
+    The millisecond field comes from ``at``; the other bits from a SHA-256 of the
+    source identity, so the same input always yields the same id.
+    """
+    unix_ms = int(_require_aware(at).timestamp() * 1000)
+    digest = hashlib.sha256("\x1f".join(map(str, source_identity)).encode()).digest()
+    return _uuid7_text(unix_ms, int.from_bytes(digest[:2]), int.from_bytes(digest[2:10]))
+
+
+# --------------------------------------------------------------------------- models
+
+
+class TokenUsage(BaseModel):
+    """Tokens of one turn. Total = input + cache_read + cache_write + output."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    input_tokens: NonNegativeInt = 0
+    """Uncached input tokens."""
+    output_tokens: NonNegativeInt = 0
+    """All generated tokens, reasoning included."""
+    cache_read_tokens: NonNegativeInt = 0
+    cache_write_tokens: NonNegativeInt = 0
+    reasoning_tokens: NonNegativeInt = 0
+    """The part of ``output_tokens`` spent reasoning (0 when unknown)."""
+
+    @property
+    def total_tokens(self) -> int:
+        cached = self.cache_read_tokens + self.cache_write_tokens
+        return self.input_tokens + cached + self.output_tokens
+
+
+class Event(BaseModel):
+    """Base of every catalog event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    stream_kind: ClassVar[str]
+    """Prefix of the event's stream id (``project``, ``thread`` or ``settings``)."""
+    stream_key: ClassVar[str | None]
+    """Field holding the entity id the stream is named after (None: a singleton stream)."""
+
+    type: str
+    at: Timestamp
+
+    @classmethod
+    def event_type(cls) -> str:
+        """The ``type`` literal of this variant: the value of the ``event_type`` column."""
+        (literal,) = typing.get_args(cls.model_fields["type"].annotation)
+        return literal
+
+    @property
+    def stream_id(self) -> str:
+        return stream_id_of(self)
+
+
+def stream_id_of(event: Event) -> str:
+    """The stream an event belongs to: ``project:<id>``, ``thread:<id>`` or ``settings``."""
+    if event.stream_key is None:
+        return event.stream_kind
+    return f"{event.stream_kind}:{getattr(event, event.stream_key)}"
+
+
+class _ProjectEvent(Event):
+    stream_kind: ClassVar[str] = "project"
+    stream_key: ClassVar[str | None] = "id"
+
+
+class _ThreadEvent(Event):
+    stream_kind: ClassVar[str] = "thread"
+    stream_key: ClassVar[str | None] = "id"
+
+
+class _InThreadEvent(Event):
+    stream_kind: ClassVar[str] = "thread"
+    stream_key: ClassVar[str | None] = "thread_id"
+
+
+class ProjectCreated(_ProjectEvent):
+    type: Literal["ProjectCreated"] = "ProjectCreated"
+    id: Id
+    name: str
+    path: str
+
+
+class ProjectRenamed(_ProjectEvent):
+    type: Literal["ProjectRenamed"] = "ProjectRenamed"
+    id: Id
+    name: str
+
+
+class ProjectDeleted(_ProjectEvent):
+    type: Literal["ProjectDeleted"] = "ProjectDeleted"
+    id: Id
+
+
+class ThreadCreated(_ThreadEvent):
+    type: Literal["ThreadCreated"] = "ThreadCreated"
+    id: Id
+    project_id: Id
+    title: str
+    provider: str
+    model: str
+    parent_thread_id: Id | None = None
+    """Set for a subagent's thread: the thread that spawned it."""
+
+
+class ThreadRenamed(_ThreadEvent):
+    type: Literal["ThreadRenamed"] = "ThreadRenamed"
+    id: Id
+    title: str
+
+
+class ThreadArchived(_ThreadEvent):
+    type: Literal["ThreadArchived"] = "ThreadArchived"
+    id: Id
+
+
+class ThreadDeleted(_ThreadEvent):
+    type: Literal["ThreadDeleted"] = "ThreadDeleted"
+    id: Id
+
+
+class TurnStarted(_InThreadEvent):
+    type: Literal["TurnStarted"] = "TurnStarted"
+    id: Id
+    thread_id: Id
+    model: str | None = None
+
+
+class TurnCompleted(_InThreadEvent):
+    type: Literal["TurnCompleted"] = "TurnCompleted"
+    id: Id
+    thread_id: Id
+    outcome: Literal["success", "error", "interrupted"]
+    error: str | None = None
+    usage: TokenUsage = TokenUsage()
+    cost_usd: NonNegativeFloat | None = None
+    cost_source: Literal["recorded", "estimated"] | None = None
+
+
+class MessageAdded(_InThreadEvent):
+    type: Literal["MessageAdded"] = "MessageAdded"
+    id: Id
+    thread_id: Id
+    turn_id: Id | None = None
+    role: Literal["user", "assistant", "system"]
+    text: str
+
+
+class MessageDelta(_InThreadEvent):
+    type: Literal["MessageDelta"] = "MessageDelta"
+    id: Id
+    thread_id: Id
+    turn_id: Id | None = None
+    delta: str
+
+
+class ToolCallStarted(_InThreadEvent):
+    type: Literal["ToolCallStarted"] = "ToolCallStarted"
+    id: Id
+    thread_id: Id
+    turn_id: Id
+    tool: str
+    input: dict[str, JsonValue]
+
+
+class ToolCallCompleted(_InThreadEvent):
+    type: Literal["ToolCallCompleted"] = "ToolCallCompleted"
+    id: Id
+    thread_id: Id
+    turn_id: Id
+    status: Literal["ok", "error", "denied"]
+    output: str
+
+
+class ApprovalResolved(_InThreadEvent):
+    type: Literal["ApprovalResolved"] = "ApprovalResolved"
+    id: Id
+    thread_id: Id
+    turn_id: Id
+    tool_call_id: Id
+    decision: Literal["accepted", "declined", "cancelled"]
+    requested_at: Timestamp
+
+
+class CheckpointCreated(_InThreadEvent):
+    type: Literal["CheckpointCreated"] = "CheckpointCreated"
+    id: Id
+    thread_id: Id
+    turn_id: Id | None = None
+    git_ref: str
+    message: str
+    files_changed: NonNegativeInt
+    additions: NonNegativeInt
+    deletions: NonNegativeInt
+
+
+class CheckpointRestored(_InThreadEvent):
+    type: Literal["CheckpointRestored"] = "CheckpointRestored"
+    id: Id
+    thread_id: Id
+
+
+class SettingChanged(Event):
+    stream_kind: ClassVar[str] = "settings"
+    stream_key: ClassVar[str | None] = None
+
+    type: Literal["SettingChanged"] = "SettingChanged"
+    key: Id
+    value: JsonValue
+
+
+EVENT_CLASSES: tuple[type[Event], ...] = (
+    ProjectCreated,
+    ProjectRenamed,
+    ProjectDeleted,
+    ThreadCreated,
+    ThreadRenamed,
+    ThreadArchived,
+    ThreadDeleted,
+    TurnStarted,
+    TurnCompleted,
+    MessageAdded,
+    MessageDelta,
+    ToolCallStarted,
+    ToolCallCompleted,
+    ApprovalResolved,
+    CheckpointCreated,
+    CheckpointRestored,
+    SettingChanged,
+)
+"""Every variant, in catalog order."""
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.event_type(): cls for cls in EVENT_CLASSES}
+"""``event_type`` → model, derived from each model's ``type`` literal."""
+
+OrchestrationEvent = Annotated[
+    ProjectCreated
+    | ProjectRenamed
+    | ProjectDeleted
+    | ThreadCreated
+    | ThreadRenamed
+    | ThreadArchived
+    | ThreadDeleted
+    | TurnStarted
+    | TurnCompleted
+    | MessageAdded
+    | MessageDelta
+    | ToolCallStarted
+    | ToolCallCompleted
+    | ApprovalResolved
+    | CheckpointCreated
+    | CheckpointRestored
+    | SettingChanged,
+    Field(discriminator="type"),
+]
+"""The discriminated union of all catalog events."""
+
+_event_adapter: TypeAdapter[Event] = TypeAdapter(OrchestrationEvent)
+
+
+def parse_event(data: dict[str, Any] | str | bytes) -> Event:
+    """Validate a payload (a dict or its JSON text) into its catalog model.
+
+    Raises pydantic's ``ValidationError``; the store turns it into an
+    :class:`~eventkit.errors.EventValidationError` naming batch index and field.
+    """
+    if isinstance(data, str | bytes):
+        return _event_adapter.validate_json(data)
+    return _event_adapter.validate_python(data)
+
+
+def event_payload(event: Event) -> str:
+    """The stored payload: the event's compact JSON."""
+    return event.model_dump_json()
+
+
+class UnknownEvent(BaseModel):
+    """An event whose type this catalog does not know (written by a newer writer).
+
+    Only lenient replay produces these; ``data`` holds the whole raw payload.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    at: Timestamp | None = None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as stored in the log, with its envelope."""
+
+    sequence: int
+    event_id: str
+    event_type: str
+    stream_id: str
+    stream_version: int
+    occurred_at: datetime
+    recorded_at: datetime
+    schema_version: int
+    event: Event | UnknownEvent
+    metadata: dict[str, Any] | None = None
+
+
+__all__ = [
+    "EVENT_CLASSES",
+    "EVENT_TYPES",
+    "MAX_PAYLOAD_BYTES",
+    "SCHEMA_VERSION",
+    "ApprovalResolved",
+    "CheckpointCreated",
+    "CheckpointRestored",
+    "Event",
+    "MessageAdded",
+    "MessageDelta",
+    "OrchestrationEvent",
+    "ProjectCreated",
+    "ProjectDeleted",
+    "ProjectRenamed",
+    "SettingChanged",
+    "StoredEvent",
+    "ThreadArchived",
+    "ThreadCreated",
+    "ThreadDeleted",
+    "ThreadRenamed",
+    "TokenUsage",
+    "ToolCallCompleted",
+    "ToolCallStarted",
+    "TurnCompleted",
+    "TurnStarted",
+    "UnknownEvent",
+    "derived_id",
+    "event_payload",
+    "format_timestamp",
+    "new_id",
+    "parse_event",
+    "parse_timestamp",
+    "stream_id_of",
+    "utc_now",
+]

@@ -1,0 +1,407 @@
+"""The EventStore: validated, atomic, idempotent appends to the log, and typed replay.
+
+The store is the only writer of the ``events`` table. It knows SQLite and the event
+catalog, and keeps the projection tables in step inside the same transaction; it
+knows nothing of DuckDB or pandas.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
+
+from . import projections
+from .errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventkitError,
+    EventValidationError,
+    PayloadTooLargeError,
+    StorageError,
+    UnknownEventTypeError,
+    UnsupportedSchemaError,
+    sqlite_errors,
+)
+from .events import (
+    EVENT_TYPES,
+    MAX_PAYLOAD_BYTES,
+    SCHEMA_VERSION,
+    Event,
+    StoredEvent,
+    UnknownEvent,
+    event_payload,
+    format_timestamp,
+    new_id,
+    parse_event,
+    parse_timestamp,
+    stream_id_of,
+    utc_now,
+)
+from .migrations import open_or_create_db
+
+_COLUMNS = (
+    "sequence, event_id, event_type, stream_id, stream_version, occurred_at, "
+    "recorded_at, schema_version, payload, metadata"
+)
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_ID_LOOKUP_CHUNK = 500
+_REPLAY_CHUNK = 2_000
+_BEGIN_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append with the envelope a caller brings (importers, merges)."""
+
+    event: Event | Mapping[str, Any]
+    event_id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    expected_version: int | None = None
+
+
+@dataclass
+class _Pending:
+    index: int
+    event: Event
+    event_id: str
+    stream_id: str
+    payload: str
+    metadata: str | None
+    expected_version: int | None
+
+
+def _validation_error(exc: ValidationError, index: int) -> EventValidationError:
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    loc = [str(part) for part in first["loc"]]
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        loc = ["type"]
+    elif loc and loc[0] in EVENT_TYPES:  # drop the discriminator's tag from the path
+        loc = loc[1:]
+    field = ".".join(loc) or None
+    detail = first["msg"]
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return EventValidationError(f"{detail}{more}", index=index, field=field)
+
+
+def _to_pending(item: object, index: int) -> _Pending:
+    event_id = metadata = expected = None
+    if isinstance(item, Event | Mapping):
+        event = item
+    elif isinstance(item, tuple) and len(item) == 2:
+        event, event_id = item
+    elif hasattr(item, "event"):
+        event = item.event
+        event_id = getattr(item, "event_id", None)
+        metadata = getattr(item, "metadata", None)
+        expected = getattr(item, "expected_version", None)
+    else:
+        raise EventValidationError(
+            f"cannot append a {type(item).__name__}; give an event model, a dict, "
+            "an (event, event_id) pair or a NewEvent",
+            index=index,
+        )
+    if isinstance(event, Mapping):
+        try:
+            event = parse_event(dict(event))
+        except ValidationError as exc:
+            raise _validation_error(exc, index) from None
+    elif not isinstance(event, Event):
+        raise EventValidationError(
+            f"expected an event model or dict, got {type(event).__name__}", index=index
+        )
+    if event_id is None:
+        event_id = new_id()
+    elif not isinstance(event_id, str) or not event_id:
+        raise EventValidationError("must be a non-empty string", index=index, field="event_id")
+    try:
+        payload = event_payload(event)
+    except (PydanticSerializationError, UnicodeError, ValueError) as exc:
+        raise EventValidationError(f"cannot be stored as JSON: {exc}", index=index) from None
+    # Cheap bound first: a str of n code points is at most 4n bytes of UTF-8.
+    if len(payload) * 4 > MAX_PAYLOAD_BYTES and len(payload.encode()) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLargeError(
+            f"payload is {len(payload.encode()):,} bytes; the limit is {MAX_PAYLOAD_BYTES:,}",
+            index=index,
+        )
+    metadata_text = None
+    if metadata is not None:
+        try:
+            metadata_text = json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False)
+            metadata_text.encode()
+        except (TypeError, ValueError) as exc:
+            raise EventValidationError(
+                f"must be a JSON object: {exc}", index=index, field="metadata"
+            ) from None
+    return _Pending(index, event, event_id, stream_id_of(event), payload, metadata_text, expected)
+
+
+def _decode(row: Sequence[Any], lenient: bool) -> StoredEvent:
+    (seq, event_id, event_type, stream_id, version, occurred, recorded, schema, payload, meta) = row
+    if schema != SCHEMA_VERSION:
+        raise UnsupportedSchemaError(
+            f"event {seq} ({event_type}) has schema_version {schema}; this eventkit reads "
+            f"version {SCHEMA_VERSION} — upgrade eventkit"
+        )
+    model = EVENT_TYPES.get(event_type)
+    if model is not None:
+        event: Event | UnknownEvent = model.model_validate_json(payload)
+    elif lenient:
+        data = json.loads(payload)
+        event = UnknownEvent(type=event_type, at=data.get("at"), data=data)
+    else:
+        raise UnknownEventTypeError(
+            f"event {seq} has type {event_type!r}, unknown to this eventkit "
+            "(written by a newer version?); replay with lenient=True to skip past it"
+        )
+    return StoredEvent(
+        sequence=seq,
+        event_id=event_id,
+        event_type=event_type,
+        stream_id=stream_id,
+        stream_version=version,
+        occurred_at=parse_timestamp(occurred),
+        recorded_at=parse_timestamp(recorded),
+        schema_version=schema,
+        event=event,
+        metadata=json.loads(meta) if meta is not None else None,
+    )
+
+
+class EventStore:
+    """Append-only access to an eventkit log.
+
+    ``projections=False`` skips projection upkeep on append (bulk loads); run
+    :func:`eventkit.catch_up` afterwards. The store manages transactions itself, so
+    it puts ``conn`` in autocommit mode.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, *, projections: bool = True):
+        if conn.in_transaction:
+            raise StorageError("the connection is inside a transaction; commit it first")
+        conn.isolation_level = None
+        self.conn = conn
+        self.projections = projections
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, projections: bool = True) -> EventStore:
+        """Open (creating and migrating if needed) the log at ``path``."""
+        return cls(open_or_create_db(path), projections=projections)
+
+    @property
+    def path(self) -> Path | None:
+        """The log's file, or None for an in-memory log."""
+        row = self.conn.execute("PRAGMA database_list").fetchone()
+        return Path(row[2]) if row and row[2] else None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ writing
+
+    def append(
+        self,
+        event: Event | Mapping[str, Any],
+        *,
+        expected_version: int | None = None,
+        event_id: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> StoredEvent:
+        """Append one event. ``expected_version`` is the stream's version before it."""
+        (stored,) = self.append_all([NewEvent(event, event_id, metadata, expected_version)])
+        return stored
+
+    def append_all(self, events: Iterable[object]) -> list[StoredEvent]:
+        """Append a batch atomically: all events or none, with contiguous sequences.
+
+        Items are event models, dicts in the payload's JSON shape, ``(event, event_id)``
+        pairs, or objects with ``event``, ``event_id`` and ``metadata`` (:class:`NewEvent`).
+        An event id already stored with the same payload is returned as stored and not
+        written again; with a different payload it raises :class:`DuplicateEventError`.
+        """
+        pending = [_to_pending(item, index) for index, item in enumerate(events)]
+        if not pending:
+            return []
+        recorded_at = utc_now()
+        with sqlite_errors("appending to the log"):
+            self._begin()
+            try:
+                result = self._write(pending, recorded_at)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        return result
+
+    def _begin(self) -> None:
+        # busy_timeout already waits; this covers the rare busy that SQLite reports early.
+        for attempt in range(_BEGIN_ATTEMPTS):
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = "locked" in str(exc) or "busy" in str(exc)
+                if not busy or attempt == _BEGIN_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+
+    def _write(self, pending: list[_Pending], recorded_at: datetime) -> list[StoredEvent]:
+        existing = self._existing(pending)
+        results: list[StoredEvent | None] = [None] * len(pending)
+        fresh: list[_Pending] = []
+        seen: dict[str, _Pending] = {}
+        for item in pending:
+            stored = existing.get(item.event_id)
+            earlier = seen.get(item.event_id)
+            if stored is not None or earlier is not None:
+                known_payload = stored[1] if stored is not None else earlier.payload
+                if known_payload != item.payload:
+                    raise DuplicateEventError(
+                        f"event {item.index}: event_id {item.event_id!r} is already "
+                        "stored with a different payload",
+                        event_id=item.event_id,
+                        index=item.index,
+                    )
+                continue
+            seen[item.event_id] = item
+            fresh.append(item)
+
+        versions = self._stream_versions({item.stream_id for item in fresh})
+        sequence = self.last_sequence()
+        recorded_text = format_timestamp(recorded_at)
+        rows, stored_fresh = [], []
+        for item in fresh:
+            current = versions[item.stream_id]
+            if item.expected_version is not None and item.expected_version != current:
+                raise ConcurrencyError(
+                    item.stream_id, item.expected_version, current, index=item.index
+                )
+            sequence += 1
+            versions[item.stream_id] = current + 1
+            event = item.event
+            rows.append(
+                (
+                    sequence,
+                    item.event_id,
+                    event.type,
+                    item.stream_id,
+                    current + 1,
+                    format_timestamp(event.at),
+                    recorded_text,
+                    SCHEMA_VERSION,
+                    item.payload,
+                    item.metadata,
+                )
+            )
+            stored_fresh.append(
+                StoredEvent(
+                    sequence=sequence,
+                    event_id=item.event_id,
+                    event_type=event.type,
+                    stream_id=item.stream_id,
+                    stream_version=current + 1,
+                    occurred_at=event.at,
+                    recorded_at=recorded_at,
+                    schema_version=SCHEMA_VERSION,
+                    event=event,
+                    metadata=json.loads(item.metadata) if item.metadata else None,
+                )
+            )
+            results[item.index] = stored_fresh[-1]
+        if rows:
+            self.conn.executemany(_INSERT, rows)
+            if self.projections:
+                projections.apply(self.conn, stored_fresh)
+        by_id = {s.event_id: s for s in stored_fresh}
+        for item in pending:
+            if results[item.index] is None:
+                results[item.index] = by_id.get(item.event_id) or existing[item.event_id][0]
+        return results  # type: ignore[return-value]
+
+    def _existing(self, pending: list[_Pending]) -> dict[str, tuple[StoredEvent, str]]:
+        ids = list({item.event_id for item in pending})
+        found: dict[str, tuple[StoredEvent, str]] = {}
+        for start in range(0, len(ids), _ID_LOOKUP_CHUNK):
+            chunk = ids[start : start + _ID_LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT {_COLUMNS} FROM events WHERE event_id IN ({marks})"
+            for row in self.conn.execute(query, chunk):
+                found[row[1]] = (_decode(row, lenient=True), row[8])
+        return found
+
+    def _stream_versions(self, stream_ids: set[str]) -> dict[str, int]:
+        query = "SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = ?"
+        return {sid: self.conn.execute(query, (sid,)).fetchone()[0] for sid in stream_ids}
+
+    # ------------------------------------------------------------------ reading
+
+    def last_sequence(self) -> int:
+        """The sequence of the newest event (0 for an empty log)."""
+        with sqlite_errors("reading the log"):
+            return self.conn.execute("SELECT coalesce(max(sequence), 0) FROM events").fetchone()[0]
+
+    def stream_version(self, stream_id: str) -> int:
+        """The stream's current version (0 if it has no events)."""
+        with sqlite_errors("reading the log"):
+            return self._stream_versions({stream_id})[stream_id]
+
+    def replay_all(
+        self, *, types: Iterable[str] | None = None, lenient: bool = False
+    ) -> Iterator[StoredEvent]:
+        """Every event in ascending sequence, optionally only the given types."""
+        return self.replay_from(1, types=types, lenient=lenient)
+
+    def replay_from(
+        self, sequence: int, *, types: Iterable[str] | None = None, lenient: bool = False
+    ) -> Iterator[StoredEvent]:
+        """Events with sequence >= ``sequence``, ascending.
+
+        Unknown event types raise :class:`UnknownEventTypeError` unless ``lenient``,
+        which yields them as :class:`~eventkit.events.UnknownEvent`.
+        """
+        where, params = ["sequence >= ?"], [sequence]
+        if types is not None:
+            types = [types] if isinstance(types, str) else list(types)
+            where.append(f"event_type IN ({','.join('?' * len(types))})")
+            params.extend(types)
+        return self._replay(" AND ".join(where), params, lenient)
+
+    def read_stream(self, stream_id: str, *, lenient: bool = False) -> Iterator[StoredEvent]:
+        """One stream's events in stream_version order."""
+        return self._replay("stream_id = ?", [stream_id], lenient, order="stream_version")
+
+    def _replay(
+        self, where: str, params: list[Any], lenient: bool, order: str = "sequence"
+    ) -> Iterator[StoredEvent]:
+        query = f"SELECT {_COLUMNS} FROM events WHERE {where} ORDER BY {order}"
+        with sqlite_errors("reading the log"):
+            cursor = self.conn.execute(query, params)
+        while True:
+            with sqlite_errors("reading the log"):
+                rows = cursor.fetchmany(_REPLAY_CHUNK)
+            if not rows:
+                return
+            for row in rows:
+                try:
+                    yield _decode(row, lenient)
+                except ValidationError as exc:
+                    raise EventkitError(
+                        f"event {row[0]} ({row[2]}) in the log does not match the catalog: {exc}"
+                    ) from exc
