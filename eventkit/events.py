@@ -16,7 +16,7 @@ import threading
 import time
 import typing
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -83,6 +83,8 @@ NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 # --------------------------------------------------------------------------- ids
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 _uuid_lock = threading.Lock()
 _uuid_last_ms = 0
 _uuid_counter = 0
@@ -121,7 +123,8 @@ def derived_id(at: datetime, *source_identity: object) -> str:
     The millisecond field comes from ``at``; the other bits from a SHA-256 of the
     source identity, so the same input always yields the same id.
     """
-    unix_ms = int(_require_aware(at).timestamp() * 1000)
+    # Integer arithmetic: float timestamp() * 1000 is off by one for some exact milliseconds.
+    unix_ms = (_require_aware(at) - _EPOCH) // _ONE_MS
     digest = hashlib.sha256("\x1f".join(map(str, source_identity)).encode()).digest()
     return _uuid7_text(unix_ms, int.from_bytes(digest[:2]), int.from_bytes(digest[2:10]))
 

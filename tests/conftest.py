@@ -1,0 +1,42 @@
+"""Shared fixtures: fresh logs and a fixed clock."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+import eventkit as ek
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "data" / "fixtures"
+sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as randomlog
+
+T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    """A fixed point in time: T0 plus ``seconds``."""
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "events.db"
+
+
+@pytest.fixture
+def file_store(log_path: Path):
+    store = ek.EventStore.open(log_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def small_log(tmp_path: Path) -> Path:
+    """A generated log of about 600 events (deterministic)."""
+    path = tmp_path / "small.db"
+    ek.generate_log(path, events=600, seed=3, progress=False)
+    return path
