@@ -258,6 +258,28 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("audit")
+def _audit(args: argparse.Namespace) -> int:
+    from .audit import audit, violations
+
+    findings = audit(args.log, checks=args.check or None)
+    failed = violations(findings)
+    if args.json or args.csv:
+        columns = ["check", "severity", "message", "entity_id", "sequences"]
+        rows = [
+            [f.check, f.severity, f.message, f.entity_id, " ".join(map(str, f.sequences))]
+            for f in findings
+        ]
+        print_rows(args, columns, rows)
+    else:
+        for finding in findings:
+            print(finding)
+        notes = len(findings) - len(failed)
+        verdict = f"{len(failed)} violation(s)" if failed else "no violations"
+        print(f"audit: {verdict}" + (f", {notes} note(s)" if notes else ""))
+    return 1 if failed else 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -304,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("project", "Bring projection tables up to date with the log.")
     p.add_argument("log", help=log_help)
     p.add_argument("--rebuild", action="store_true", help="rebuild them from the whole log")
+
+    p = add("audit", "Check a log for violations; exits 1 when there are any.")
+    p.add_argument("log", help=log_help)
+    p.add_argument(
+        "--check", action="append", metavar="NAME", help="run only this check (repeatable)"
+    )
+    _add_format_options(p)
 
     p = add("import", "Import real agent logs (claude-code, codex, t3code) into a log.")
     p.add_argument("format", choices=["claude-code", "codex", "t3code"], help="source format")

@@ -187,9 +187,10 @@ class EventStore:
     """
 
     def __init__(self, conn: sqlite3.Connection, *, projections: bool = True):
-        if conn.in_transaction:
-            raise StorageError("the connection is inside a transaction; commit it first")
-        conn.isolation_level = None
+        with sqlite_errors("opening the store"):
+            if conn.in_transaction:
+                raise StorageError("the connection is inside a transaction; commit it first")
+            conn.isolation_level = None
         self.conn = conn
         self.projections = projections
 
@@ -201,7 +202,8 @@ class EventStore:
     @property
     def path(self) -> Path | None:
         """The log's file, or None for an in-memory log."""
-        row = self.conn.execute("PRAGMA database_list").fetchone()
+        with sqlite_errors("reading the log"):
+            row = self.conn.execute("PRAGMA database_list").fetchone()
         return Path(row[2]) if row and row[2] else None
 
     def close(self) -> None:
@@ -401,7 +403,7 @@ class EventStore:
             for row in rows:
                 try:
                     yield _decode(row, lenient)
-                except ValidationError as exc:
+                except ValueError as exc:  # pydantic's ValidationError, bad JSON or timestamps
                     raise EventkitError(
                         f"event {row[0]} ({row[2]}) in the log does not match the catalog: {exc}"
                     ) from exc

@@ -1,0 +1,363 @@
+"""Audits: checks over a log that say what broke, shared by the CLI and the notebooks.
+
+Each check is a DuckDB query over the typed views (or, for projections, a comparison
+with a fresh replay) and yields :class:`Finding` rows naming the offending events.
+``error`` findings are violations; ``info`` findings are facts worth knowing that are
+not corruption — a real session log that ends mid-turn leaves its last turn open.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import closing
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ERROR = "error"
+INFO = "info"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing an audit check found."""
+
+    check: str
+    severity: str
+    message: str
+    entity_id: str | None = None
+    sequences: tuple[int, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        where = f" (events {', '.join(map(str, self.sequences[:10]))})" if self.sequences else ""
+        more = "…" if len(self.sequences) > 10 else ""
+        return f"[{self.severity}] {self.check}: {self.message}{where}{more}"
+
+
+_CHECKS: dict[str, Callable[[Any], Iterator[Finding]]] = {}
+
+
+def check(name: str):
+    def register(func: Callable[[Any], Iterator[Finding]]):
+        _CHECKS[name] = func
+        return func
+
+    return register
+
+
+def _rows(con, query: str) -> list[tuple]:
+    return con.execute(query).fetchall()
+
+
+@check("sequence_increasing")
+def _sequence(con) -> Iterator[Finding]:
+    for prev, seq in _rows(
+        con,
+        """SELECT prev, sequence FROM (
+               SELECT sequence, lag(sequence) OVER (ORDER BY sequence) AS prev FROM events)
+           WHERE prev IS NOT NULL AND sequence <> prev + 1 ORDER BY sequence""",
+    ):
+        yield Finding(
+            "sequence_increasing",
+            ERROR,
+            f"sequence jumps from {prev} to {seq}: events are missing from the log",
+            sequences=(prev, seq),
+        )
+    for stream, versions, seqs in _rows(
+        con,
+        """SELECT stream_id, list(stream_version ORDER BY sequence),
+                  list(sequence ORDER BY sequence)
+           FROM (SELECT stream_id, stream_version, sequence,
+                        row_number() OVER (PARTITION BY stream_id ORDER BY sequence) AS expected
+                 FROM events)
+           GROUP BY stream_id HAVING bool_or(stream_version <> expected)
+           ORDER BY stream_id""",
+    ):
+        yield Finding(
+            "sequence_increasing",
+            ERROR,
+            f"stream {stream} versions are not 1..n in sequence order: {versions[:10]}",
+            entity_id=stream,
+            sequences=tuple(seqs[:50]),
+        )
+
+
+@check("turns_ended")
+def _turns_ended(con) -> Iterator[Finding]:
+    rows = _rows(
+        con,
+        """WITH started AS (
+               SELECT id, thread_id, min(sequence) AS seq FROM turn_started GROUP BY id, thread_id),
+           completed AS (SELECT DISTINCT id FROM turn_completed),
+           last_turn AS (SELECT thread_id, max(seq) AS seq FROM started GROUP BY thread_id)
+           SELECT s.id, s.thread_id, s.seq, s.seq = l.seq AS is_last
+           FROM started s JOIN last_turn l USING (thread_id)
+           WHERE s.id NOT IN (SELECT id FROM completed)
+           ORDER BY s.seq""",
+    )
+    for turn_id, thread_id, seq, is_last in rows:
+        if is_last:
+            yield Finding(
+                "turns_ended",
+                INFO,
+                f"turn {turn_id} in thread {thread_id} is open: the session's last turn has "
+                "no completion (it ended mid-turn or is still running)",
+                entity_id=turn_id,
+                sequences=(seq,),
+            )
+        else:
+            yield Finding(
+                "turns_ended",
+                ERROR,
+                f"turn {turn_id} in thread {thread_id} never completed, yet later turns started",
+                entity_id=turn_id,
+                sequences=(seq,),
+            )
+
+
+@check("completions_match_starts")
+def _completions(con) -> Iterator[Finding]:
+    for kind, view, start_view in (
+        ("turn", "turn_completed", "turn_started"),
+        ("tool call", "tool_call_completed", "tool_call_started"),
+    ):
+        for entity, seqs in _rows(
+            con,
+            f"""SELECT c.id, list(c.sequence ORDER BY c.sequence) FROM {view} c
+                LEFT JOIN (SELECT id, min(sequence) AS seq FROM {start_view} GROUP BY id) s
+                  ON s.id = c.id
+                WHERE s.seq IS NULL OR s.seq > c.sequence
+                GROUP BY c.id ORDER BY min(c.sequence)""",
+        ):
+            yield Finding(
+                "completions_match_starts",
+                ERROR,
+                f"{kind} {entity} completed but never started before its completion",
+                entity_id=entity,
+                sequences=tuple(seqs),
+            )
+        for entity, seqs in _rows(
+            con,
+            f"""SELECT id, list(sequence ORDER BY sequence) FROM {view}
+                GROUP BY id HAVING count(*) > 1 ORDER BY min(sequence)""",
+        ):
+            yield Finding(
+                "completions_match_starts",
+                ERROR,
+                f"{kind} {entity} completed {len(seqs)} times; the first completion counts",
+                entity_id=entity,
+                sequences=tuple(seqs),
+            )
+
+
+@check("tool_calls_completed")
+def _tool_calls_completed(con) -> Iterator[Finding]:
+    rows = _rows(
+        con,
+        """WITH calls AS (SELECT id, turn_id, min(sequence) AS seq FROM tool_call_started
+                          GROUP BY id, turn_id),
+                done_turns AS (SELECT DISTINCT id FROM turn_completed)
+           SELECT c.id, c.turn_id, c.seq, c.turn_id IN (SELECT id FROM done_turns) AS turn_done
+           FROM calls c WHERE c.id NOT IN (SELECT id FROM tool_call_completed)
+           ORDER BY c.seq""",
+    )
+    for call_id, turn_id, seq, turn_done in rows:
+        if turn_done:
+            yield Finding(
+                "tool_calls_completed",
+                ERROR,
+                f"tool call {call_id} never completed, though its turn {turn_id} did",
+                entity_id=call_id,
+                sequences=(seq,),
+            )
+        else:
+            yield Finding(
+                "tool_calls_completed",
+                INFO,
+                f"tool call {call_id} is still running in open turn {turn_id}",
+                entity_id=call_id,
+                sequences=(seq,),
+            )
+
+
+@check("deltas_for_known_messages")
+def _deltas(con) -> Iterator[Finding]:
+    for message_id, seqs in _rows(
+        con,
+        """SELECT d.id, list(d.sequence ORDER BY d.sequence) FROM message_delta d
+           LEFT JOIN (SELECT id, min(sequence) AS seq FROM message_added GROUP BY id) a
+             ON a.id = d.id
+           WHERE a.seq IS NULL OR a.seq > d.sequence
+           GROUP BY d.id ORDER BY min(d.sequence)""",
+    ):
+        yield Finding(
+            "deltas_for_known_messages",
+            ERROR,
+            f"{len(seqs)} delta(s) for message {message_id} before or without its MessageAdded",
+            entity_id=message_id,
+            sequences=tuple(seqs),
+        )
+
+
+@check("single_creation")
+def _single_creation(con) -> Iterator[Finding]:
+    for view, kind in (
+        ("project_created", "project"),
+        ("thread_created", "thread"),
+        ("turn_started", "turn"),
+        ("message_added", "message"),
+        ("tool_call_started", "tool call"),
+        ("checkpoint_created", "checkpoint"),
+    ):
+        for entity, seqs in _rows(
+            con,
+            f"""SELECT id, list(sequence ORDER BY sequence) FROM {view}
+                GROUP BY id HAVING count(*) > 1 ORDER BY min(sequence)""",
+        ):
+            yield Finding(
+                "single_creation",
+                ERROR,
+                f"{kind} {entity} created {len(seqs)} times; the first creation counts",
+                entity_id=entity,
+                sequences=tuple(seqs),
+            )
+
+
+@check("threads_exist")
+def _threads_exist(con) -> Iterator[Finding]:
+    for stream, seqs in _rows(
+        con,
+        """SELECT e.stream_id, list(e.sequence ORDER BY e.sequence) FROM events e
+           LEFT JOIN (SELECT id, min(sequence) AS seq FROM thread_created GROUP BY id) t
+             ON e.stream_id = 'thread:' || t.id
+           WHERE e.stream_id LIKE 'thread:%' AND (t.seq IS NULL OR e.sequence < t.seq)
+           GROUP BY e.stream_id ORDER BY min(e.sequence)""",
+    ):
+        yield Finding(
+            "threads_exist",
+            ERROR,
+            f"{len(seqs)} event(s) in {stream} before or without its ThreadCreated",
+            entity_id=stream.removeprefix("thread:"),
+            sequences=tuple(seqs),
+        )
+
+
+@check("no_events_after_deletion")
+def _after_deletion(con) -> Iterator[Finding]:
+    for stream, seqs in _rows(
+        con,
+        """WITH deleted AS (
+               SELECT 'thread:' || id AS stream_id, min(sequence) AS seq FROM thread_deleted
+               GROUP BY id
+               UNION ALL
+               SELECT 'project:' || id, min(sequence) FROM project_deleted GROUP BY id)
+           SELECT e.stream_id, list(e.sequence ORDER BY e.sequence)
+           FROM events e JOIN deleted d ON e.stream_id = d.stream_id AND e.sequence > d.seq
+           GROUP BY e.stream_id ORDER BY min(e.sequence)""",
+    ):
+        yield Finding(
+            "no_events_after_deletion",
+            ERROR,
+            f"{len(seqs)} event(s) in {stream} after it was deleted",
+            entity_id=stream.split(":", 1)[1],
+            sequences=tuple(seqs),
+        )
+
+
+@check("known_event_types")
+def _known_types(con) -> Iterator[Finding]:
+    from .events import EVENT_TYPES
+
+    known = ", ".join(f"'{t}'" for t in EVENT_TYPES)
+    for event_type, seqs in _rows(
+        con,
+        f"""SELECT event_type, list(sequence ORDER BY sequence) FROM events
+            WHERE event_type NOT IN ({known}) GROUP BY event_type ORDER BY event_type""",
+    ):
+        yield Finding(
+            "known_event_types",
+            INFO,
+            f"{len(seqs)} event(s) of type {event_type!r}, unknown to this eventkit "
+            "(written by a newer version); replays skip them",
+            sequences=tuple(seqs),
+        )
+
+
+PROJECTION_TABLES = {
+    "projection_projects": "project_id",
+    "projection_threads": "thread_id",
+    "projection_turns": "turn_id",
+    "projection_messages": "message_id",
+    "projection_tool_calls": "tool_call_id",
+    "checkpoints": "checkpoint_id",
+    "settings": "key",
+}
+
+
+def projection_differences(conn: sqlite3.Connection) -> Iterator[Finding]:
+    """Compare a log's projection tables with a fresh replay of its events."""
+    from .projections import rebuild_projections
+
+    with closing(sqlite3.connect(":memory:", isolation_level=None)) as fresh:
+        conn.backup(fresh)
+        rebuild_projections(fresh)
+        for table, key in PROJECTION_TABLES.items():
+            query = f"SELECT * FROM {table} ORDER BY {key}"
+            stored = {row[0]: row for row in conn.execute(query)}
+            replayed = {row[0]: row for row in fresh.execute(query)}
+            differing = sorted(
+                k for k in stored.keys() | replayed.keys() if stored.get(k) != replayed.get(k)
+            )
+            if differing:
+                shown = ", ".join(map(str, differing[:5]))
+                yield Finding(
+                    "projections_agree",
+                    ERROR,
+                    f"{table}: {len(differing)} row(s) differ from a fresh replay "
+                    f"(e.g. {shown}); run `eventkit project LOG --rebuild`",
+                    entity_id=str(differing[0]),
+                )
+
+
+def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
+    """Run every audit check (or those named) over a log; returns the findings.
+
+    An empty list, or only ``info`` findings, means the log is sound.
+    """
+    from .duck import connect_duckdb
+    from .stats import open_log_readonly
+    from .store import EventStore
+
+    unknown = set(checks or ()) - set(_CHECKS) - {"projections_agree"}
+    if unknown:
+        raise ValueError(
+            f"unknown audit check(s): {sorted(unknown)}; known: {sorted(available_checks())}"
+        )
+    findings: list[Finding] = []
+    con = connect_duckdb(src)
+    try:
+        for name, func in _CHECKS.items():
+            if checks is None or name in checks:
+                findings.extend(func(con))
+    finally:
+        con.close()
+    if checks is None or "projections_agree" in checks:
+        if isinstance(src, EventStore):
+            findings.extend(projection_differences(src.conn))
+        elif isinstance(src, str | os.PathLike):
+            with closing(open_log_readonly(src)) as conn:
+                findings.extend(projection_differences(conn))
+    return findings
+
+
+def available_checks() -> list[str]:
+    return [*_CHECKS, "projections_agree"]
+
+
+def violations(findings: list[Finding]) -> list[Finding]:
+    """The findings that are errors."""
+    return [f for f in findings if f.severity == ERROR]
