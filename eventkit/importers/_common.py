@@ -30,6 +30,8 @@ class ImportReport:
     threads: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    counts: Counter[str] = field(default_factory=Counter)
+    """What was mapped, by kind (turns, tool calls, subagent threads, …)."""
 
     def skip(self, reason: str, count: int = 1) -> None:
         self.skipped[reason] += count
@@ -49,6 +51,7 @@ class ImportReport:
             "lines_skipped": self.lines_skipped,
             "skipped": dict(sorted(self.skipped.items())),
             "warnings": list(self.warnings),
+            "counts": dict(sorted(self.counts.items())),
         }
 
     def __str__(self) -> str:
@@ -59,6 +62,7 @@ class ImportReport:
         ]
         for reason, count in sorted(self.skipped.items()):
             lines.append(f"  skipped {count} × {reason}")
+        lines.extend(f"  {count} × {what}" for what, count in sorted(self.counts.items()))
         lines.extend(f"  warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 

@@ -1,0 +1,496 @@
+"""The Claude Code importer against real recordings and small synthetic variants.
+
+Expected numbers come from reading the fixtures independently with ``json``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import eventkit as ek
+from eventkit.importers.claude_code import import_claude_code
+
+REAL = Path(__file__).resolve().parent.parent / "data" / "fixtures" / "claude_code"
+AGENTCMD = REAL / "agentcmd__full-session-four.jsonl"
+SPOTTER = REAL / "spotter__subagent.jsonl"
+TREE = Path(__file__).resolve().parent / "fixtures" / "claude_code" / "projects"
+SHOP = TREE / "-home-dev-shop"
+SESSION_A = "5e55a0a0-0000-4000-8000-00000000000a"
+SESSION_B = "5e55b0b0-0000-4000-8000-00000000000b"
+
+
+def records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def blocks(path: Path, kind: str) -> list[tuple[dict, dict]]:
+    """(record, block) for every content block of ``kind`` in top-level user/assistant lines."""
+    found = []
+    for record in records(path):
+        content = (record.get("message") or {}).get("content")
+        if isinstance(content, list):
+            found.extend((record, b) for b in content if b.get("type") == kind)
+    return found
+
+
+def typed_prompts(lines: list[dict]) -> list[tuple[int, str]]:
+    """(index, text) of the prompts a person typed: plain user strings, not commands or meta."""
+    return [
+        (i, r["message"]["content"])
+        for i, r in enumerate(lines)
+        if r["type"] == "user"
+        and not r.get("isMeta")
+        and isinstance(r["message"]["content"], str)
+        and not r["message"]["content"].startswith("<")
+    ]
+
+
+def events(log: Path, *types: str) -> list[ek.StoredEvent]:
+    with ek.EventStore.open(log) as store:
+        return list(store.replay_all(types=types or None))
+
+
+def payloads(log: Path, *types: str) -> list:
+    return [stored.event for stored in events(log, *types)]
+
+
+def write_jsonl(path: Path, lines: list[dict | str]) -> Path:
+    text = "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in lines)
+    path.write_text(text)
+    return path
+
+
+# --------------------------------------------------------------------------- real logs
+
+
+def test_agentcmd_tool_calls_pair_with_statuses_and_names(log_path: Path) -> None:
+    report = import_claude_code(AGENTCMD, log_path, progress=False)
+
+    uses = {b["id"]: b["name"] for _, b in blocks(AGENTCMD, "tool_use")}
+    results = {
+        b["tool_use_id"]: bool(b.get("is_error")) for _, b in blocks(AGENTCMD, "tool_result")
+    }
+    assert len(uses) == len(results) == 27
+    started = payloads(log_path, "ToolCallStarted")
+    completed = {e.id: e for e in payloads(log_path, "ToolCallCompleted")}
+    assert Counter(e.tool for e in started) == Counter(uses.values())
+    assert set(completed) == {e.id for e in started}
+    by_source = {
+        s.metadata["source"]["tool_use_id"]: s.event for s in events(log_path, "ToolCallStarted")
+    }
+    for use_id, is_error in results.items():
+        call = completed[by_source[use_id].id]
+        assert call.status == ("error" if is_error else "ok")
+        assert call.turn_id == by_source[use_id].turn_id
+    assert report.counts["tool calls"] == 27
+    assert "tool calls without a result" not in report.counts
+
+
+def test_agentcmd_thread_turns_and_messages(log_path: Path) -> None:
+    report = import_claude_code(AGENTCMD, log_path, progress=False)
+
+    lines = records(AGENTCMD)
+    session = lines[1]["sessionId"]
+    first_model = next(r["message"]["model"] for r in lines if r["type"] == "assistant")
+    prompts = [text for _, text in typed_prompts(lines)]
+    (thread,) = payloads(log_path, "ThreadCreated")
+    assert thread.id == session
+    assert thread.provider == "claude-code"
+    assert thread.model == first_model
+    assert thread.parent_thread_id is None
+    assert prompts[0].startswith(thread.title.rstrip("…"))
+    (project,) = payloads(log_path, "ProjectCreated")
+    assert project.path == lines[1]["cwd"] and thread.project_id == project.id
+
+    started = payloads(log_path, "TurnStarted")
+    completed = payloads(log_path, "TurnCompleted")
+    assert len(started) == len(prompts) == 3
+    # The file ends without end_turn or a turn_duration line: the last turn stays open.
+    assert [t.id for t in completed] == [t.id for t in started[:-1]]
+    assert {t.outcome for t in completed} == {"success"}
+    assert report.counts["turns left open"] == 1
+
+    messages = payloads(log_path, "MessageAdded")
+    user_texts = [m.text for m in messages if m.role == "user"]
+    assert user_texts == prompts
+    texts = [b["text"] for r, b in blocks(AGENTCMD, "text") if r["type"] == "assistant"]
+    assert [m.text for m in messages if m.role == "assistant"] == [t for t in texts if t.strip()]
+    assert report.skipped["user: local command (no model response)"] == 1  # /clear
+    assert report.skipped["file-history-snapshot line"] == 7
+
+
+def test_agentcmd_usage_is_counted_once_per_response(log_path: Path) -> None:
+    import_claude_code(AGENTCMD, log_path, progress=False)
+
+    lines = records(AGENTCMD)
+    prompt_lines = [i for i, _ in typed_prompts(lines)]
+    first_turn = lines[prompt_lines[0] : prompt_lines[1]]
+    per_response: dict[str, dict] = {}
+    for r in first_turn:
+        if r["type"] == "assistant":
+            usage = r["message"]["usage"]
+            best = per_response.setdefault(r["message"]["id"], {})
+            for key in ("input_tokens", "output_tokens", "cache_read_input_tokens"):
+                best[key] = max(best.get(key, 0), usage.get(key, 0))
+    turn = payloads(log_path, "TurnCompleted")[0]
+    assert turn.usage.input_tokens == sum(u["input_tokens"] for u in per_response.values())
+    assert turn.usage.output_tokens == sum(u["output_tokens"] for u in per_response.values())
+    reads = sum(u["cache_read_input_tokens"] for u in per_response.values())
+    assert turn.usage.cache_read_tokens == reads
+
+
+def test_spotter_subagent_becomes_a_child_thread(log_path: Path) -> None:
+    report = import_claude_code(SPOTTER, log_path, progress=False)
+
+    lines = records(SPOTTER)
+    session = lines[1]["sessionId"]
+    progress = [
+        r for r in lines if r["type"] == "progress" and r["data"]["type"] == "agent_progress"
+    ]
+    agent = progress[0]["data"]["agentId"]
+    inner_uses = [
+        b
+        for r in progress
+        for b in r["data"]["message"]["message"]["content"]
+        if isinstance(b, dict) and b.get("type") == "tool_use"
+    ]
+    threads = {t.id: t for t in payloads(log_path, "ThreadCreated")}
+    assert set(threads) == {session, f"{session}/agent-{agent}"}
+    child = threads[f"{session}/agent-{agent}"]
+    assert child.parent_thread_id == session
+    assert child.model == progress[1]["data"]["message"]["message"]["model"]
+    assert report.counts["subagent threads (progress lines)"] == 1
+
+    in_child = [e for e in payloads(log_path) if getattr(e, "thread_id", None) == child.id]
+    calls = [e for e in in_child if e.type == "ToolCallStarted"]
+    assert [c.tool for c in calls] == [b["name"] for b in inner_uses]
+    assert len([e for e in in_child if e.type == "ToolCallCompleted"]) == len(inner_uses)
+    (prompt,) = [e for e in in_child if e.type == "MessageAdded" and e.role == "user"]
+    assert prompt.text == progress[0]["data"]["prompt"]
+    # The parent's Task result carries the subagent's final answer and ends its turn.
+    task_result = next(
+        r
+        for r in lines
+        if isinstance(r.get("toolUseResult"), dict) and "agentId" in r["toolUseResult"]
+    )
+    (answer,) = [e for e in in_child if e.type == "MessageAdded" and e.role == "assistant"]
+    assert answer.text == task_result["toolUseResult"]["content"][0]["text"]
+    (done,) = [e for e in in_child if e.type == "TurnCompleted"]
+    assert done.outcome == "success"
+    assert done.usage.output_tokens >= task_result["toolUseResult"]["usage"]["output_tokens"]
+
+
+def test_spotter_interrupted_turn_and_slash_command_prompt(log_path: Path) -> None:
+    import_claude_code(SPOTTER, log_path, progress=False)
+
+    session = records(SPOTTER)[1]["sessionId"]
+    turns = [t for t in payloads(log_path, "TurnCompleted") if t.thread_id == session]
+    # Turn 1 ends with "[Request interrupted by user]"; turn 2 ends with a stop_hook_summary.
+    assert [t.outcome for t in turns] == ["interrupted", "success"]
+    prompts = [
+        m.text
+        for m in payloads(log_path, "MessageAdded")
+        if m.role == "user" and m.thread_id == session
+    ]
+    assert prompts[0].startswith("/handgemacht:create-beads websearch")
+    assert prompts[1] == "create the beads"
+
+
+def test_reimport_writes_nothing(log_path: Path) -> None:
+    paths = [AGENTCMD, SPOTTER, TREE]
+    first = import_claude_code(paths, log_path, progress=False)
+    with ek.EventStore.open(log_path) as store:
+        before = store.last_sequence()
+    again = import_claude_code(paths, log_path, progress=False)
+
+    assert first.events_written == before > 0
+    assert again.events_written == 0
+    # Everything is found again; projects are found by path, without re-adding them.
+    projects = len(payloads(log_path, "ProjectCreated"))
+    assert again.events_already_present == before - projects
+    with ek.EventStore.open(log_path) as store:
+        assert store.last_sequence() == before
+
+
+def test_replay_of_imported_log_validates(log_path: Path) -> None:
+    import_claude_code([AGENTCMD, SPOTTER, TREE], log_path, progress=False)
+    with ek.EventStore.open(log_path) as store:
+        stored = list(store.replay_all())
+    assert stored and all(isinstance(s.event, ek.Event) for s in stored)
+    assert len({s.event_id for s in stored}) == len(stored)
+    for s in stored:
+        assert s.metadata["source"]["format"] == "claude-code"
+
+
+def test_ids_do_not_collide_across_sessions(tmp_path: Path, log_path: Path) -> None:
+    copy = tmp_path / "copy.jsonl"
+    session = records(AGENTCMD)[1]["sessionId"]
+    copy.write_text(AGENTCMD.read_text().replace(session, "00000000-0000-4000-8000-000000000000"))
+    single = import_claude_code(AGENTCMD, tmp_path / "single.db", progress=False)
+    both = import_claude_code([AGENTCMD, copy], log_path, progress=False)
+
+    assert len(payloads(log_path, "ThreadCreated")) == 2
+    assert len(payloads(log_path, "ProjectCreated")) == 1  # same cwd: one project
+    assert both.events_written == 2 * single.events_written - 1
+
+
+def test_growing_file_reimports_without_conflict(tmp_path: Path, log_path: Path) -> None:
+    lines = SPOTTER.read_text().splitlines(keepends=True)
+    live = tmp_path / "live.jsonl"
+    for cut in range(5, len(lines), 9):
+        live.write_text("".join(lines[:cut]))
+        import_claude_code(live, log_path, progress=False)
+    live.write_text("".join(lines))
+    import_claude_code(live, log_path, progress=False)
+
+    fresh = tmp_path / "fresh.db"
+    import_claude_code(live, fresh, progress=False)
+    for kind in ("ToolCallStarted", "ToolCallCompleted", "MessageAdded", "TurnCompleted"):
+        assert len(payloads(log_path, kind)) == len(payloads(fresh, kind)), kind
+
+
+# --------------------------------------------------------------------------- synthetic variants
+
+
+def test_tree_maps_variants(log_path: Path) -> None:
+    report = import_claude_code(TREE, log_path, progress=False)
+
+    assert report.files == 3
+    threads = {t.id: t for t in payloads(log_path, "ThreadCreated")}
+    child_id = f"{SESSION_A}/agent-a1b2c3d"
+    assert set(threads) == {SESSION_A, SESSION_B, child_id}
+    assert threads[SESSION_A].title == "Fix the checkout total"  # the summary line
+    assert threads[SESSION_B].title == "Add a test for discounts."
+    assert threads[child_id].parent_thread_id == SESSION_A
+    assert threads[child_id].model == "claude-haiku-4-5-20251001"
+    assert report.counts["subagent threads (subagent file)"] == 1
+    # The subagent file exists, so the session's progress lines are not used for it.
+    assert report.skipped["progress: agent_progress (subagent file imported instead)"] == 1
+
+    calls = {e.tool: e for e in payloads(log_path, "ToolCallStarted")}
+    status = {e.id: e.status for e in payloads(log_path, "ToolCallCompleted")}
+    assert {tool: status[e.id] for tool, e in calls.items()} == {
+        "Read": "ok",
+        "Bash": "error",
+        "Edit": "denied",
+        "Task": "ok",
+        "Grep": "ok",
+    }
+    assert report.skipped["tool_result: unknown tool_use"] == 1
+
+    turns: dict[str, list] = {}
+    for t in payloads(log_path, "TurnCompleted"):
+        turns.setdefault(t.thread_id, []).append(t)
+    assert [t.outcome for t in turns[SESSION_A]] == ["interrupted", "success", "error"]
+    assert turns[SESSION_A][2].error == "API Error: 529 Overloaded"
+    assert [t.outcome for t in turns[child_id]] == ["success"]  # end_turn
+    assert SESSION_B not in turns  # no end_turn: left open
+    assert report.skipped["user: local command (no model response)"] == 1  # /clear
+    assert report.skipped["assistant: thinking block"] == 1
+
+
+def test_usage_summed_once_per_message_id(tmp_path: Path, log_path: Path) -> None:
+    def line(uuid: str, ts: str, message: dict, **extra: object) -> dict:
+        base = {"type": "user", "sessionId": "s-usage", "cwd": "/w", "uuid": uuid}
+        return {**base, "timestamp": f"2026-01-01T00:00:{ts}Z", **extra, "message": message}
+
+    def reply(uuid: str, ts: str, mid: str, block: dict, usage: tuple, stop: str | None = None):
+        keys = (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_input_tokens",
+            "cache_creation_input_tokens",
+        )
+        message = {"id": mid, "model": "m1", "role": "assistant", "content": [block]}
+        message |= {"stop_reason": stop, "usage": dict(zip(keys, usage, strict=True))}
+        return line(uuid, ts, message, type="assistant")
+
+    text = {"type": "text", "text": "working"}
+    tool = {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}}
+    path = write_jsonl(
+        tmp_path / "usage.jsonl",
+        [
+            line("u1", "01", {"role": "user", "content": "go"}),
+            reply("a1", "02", "msg_1", {"type": "thinking", "thinking": "hm"}, (5, 1, 100, 10)),
+            reply("a2", "03", "msg_1", text, (5, 1, 100, 10)),
+            reply("a3", "04", "msg_1", tool, (5, 70, 100, 10)),
+            line(
+                "u2",
+                "05",
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}],
+                },
+            ),
+            reply("a4", "06", "msg_2", text, (2, 30, 200, 0), stop="end_turn"),
+        ],
+    )
+    import_claude_code(path, log_path, progress=False)
+
+    # msg_1: the largest of each counter over its three lines; plus msg_2.
+    (turn,) = payloads(log_path, "TurnCompleted")
+    assert turn.usage == ek.TokenUsage(
+        input_tokens=7, output_tokens=100, cache_read_tokens=300, cache_write_tokens=10
+    )
+    (stored,) = events(log_path, "TurnCompleted")
+    assert stored.metadata["responses"] == 2
+    assert stored.metadata["thinking"] == {"blocks": 1, "chars": 2}
+
+
+def test_malformed_line_is_counted_and_named(log_path: Path) -> None:
+    report = import_claude_code(TREE, log_path, progress=False)
+
+    main = SHOP / f"{SESSION_A}.jsonl"
+    bad = [n for n, raw in enumerate(main.read_text().splitlines(), 1) if not raw.endswith("}")]
+    assert bad == [10]
+    assert report.skipped["invalid JSON"] == 1
+    assert any(w.startswith(f"{main}:10: invalid JSON") for w in report.warnings)
+    assert report.lines_read == sum(len(p.read_text().splitlines()) for p in TREE.rglob("*.jsonl"))
+
+
+def test_project_created_once_for_two_sessions(log_path: Path) -> None:
+    import_claude_code(TREE, log_path, progress=False)
+    (project,) = payloads(log_path, "ProjectCreated")
+    assert project.path == "/home/dev/shop" and project.name == "shop"
+    assert {t.project_id for t in payloads(log_path, "ThreadCreated")} == {project.id}
+
+
+def test_project_reused_by_a_later_import(log_path: Path) -> None:
+    import_claude_code(SHOP / f"{SESSION_A}.jsonl", log_path, progress=False)
+    import_claude_code(SHOP / f"{SESSION_B}.jsonl", log_path, progress=False)
+    (project,) = payloads(log_path, "ProjectCreated")
+    assert {t.project_id for t in payloads(log_path, "ThreadCreated")} == {project.id}
+
+
+def test_progress_lines_used_without_subagent_file(tmp_path: Path, log_path: Path) -> None:
+    alone = tmp_path / f"{SESSION_A}.jsonl"
+    shutil.copy(SHOP / alone.name, alone)
+    report = import_claude_code(alone, log_path, progress=False)
+
+    child_id = f"{SESSION_A}/agent-a1b2c3d"
+    (child,) = [t for t in payloads(log_path, "ThreadCreated") if t.id == child_id]
+    assert child.parent_thread_id == SESSION_A
+    assert report.counts["subagent threads (progress lines)"] == 1
+    texts = [
+        (m.role, m.text) for m in payloads(log_path, "MessageAdded") if m.thread_id == child_id
+    ]
+    assert texts == [
+        ("user", "Find every use of discount."),
+        ("assistant", "discount is used in cart.py:12"),
+    ]
+    (done,) = [t for t in payloads(log_path, "TurnCompleted") if t.thread_id == child_id]
+    assert done.outcome == "success" and done.usage.output_tokens == 12
+
+
+def test_metadata_keeps_source_and_context(log_path: Path) -> None:
+    import_claude_code(TREE, log_path, progress=False)
+    by_type = {}
+    for stored in events(log_path):
+        by_type.setdefault(stored.event_type, []).append(stored)
+    thread = next(s for s in by_type["ThreadCreated"] if s.event.id == SESSION_A)
+    assert thread.metadata["version"] == "2.1.40" and thread.metadata["gitBranch"] == "main"
+    assert thread.metadata["cwd"] == "/home/dev/shop"
+    read = next(s for s in by_type["ToolCallStarted"] if s.event.tool == "Read")
+    source = read.metadata["source"]
+    assert source["line"] == 8 and source["uuid"] == "a-06" and source["tool_use_id"] == "toolu_A1"
+    assert "request_id" not in source  # that line has no requestId
+    bash = next(s for s in by_type["ToolCallStarted"] if s.event.tool == "Bash")
+    assert bash.metadata["source"]["request_id"] == "req_A2"
+    prompt = next(s for s in by_type["TurnStarted"] if s.metadata["source"]["uuid"] == "a-03")
+    assert prompt.metadata["permissionMode"] == "default"
+
+
+def test_huge_tool_output_is_truncated(tmp_path: Path, log_path: Path) -> None:
+    big = "x" * 400_000
+    path = write_jsonl(
+        tmp_path / "big.jsonl",
+        [
+            {
+                "type": "user",
+                "sessionId": "s-big",
+                "uuid": "u1",
+                "timestamp": "2026-01-01T00:00:01Z",
+                "message": {"role": "user", "content": "cat it"},
+            },
+            {
+                "type": "assistant",
+                "sessionId": "s-big",
+                "uuid": "a1",
+                "timestamp": "2026-01-01T00:00:02Z",
+                "message": {
+                    "id": "msg_1",
+                    "model": "m",
+                    "content": [{"type": "tool_use", "id": "t1", "name": "Bash", "input": {}}],
+                },
+            },
+            {
+                "type": "user",
+                "sessionId": "s-big",
+                "uuid": "u2",
+                "timestamp": "2026-01-01T00:00:03Z",
+                "message": {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": "t1",
+                            "content": [{"type": "text", "text": big}],
+                        }
+                    ],
+                },
+            },
+        ],
+    )
+    import_claude_code(path, log_path, progress=False)
+    (stored,) = events(log_path, "ToolCallCompleted")
+    assert len(stored.event.output) < len(big)
+    assert stored.metadata["output_truncated"]["original_chars"] == len(big)
+
+
+def test_empty_file_and_empty_directory(tmp_path: Path, log_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    report = import_claude_code([empty, tmp_path / "empty.jsonl"], log_path, progress=False)
+    assert (report.files, report.lines_read, report.events_written) == (1, 0, 0)
+    folder = tmp_path / "nothing"
+    folder.mkdir()
+    assert import_claude_code(folder, log_path, progress=False).files == 0
+
+
+def test_default_location_honours_claude_config_dir(
+    tmp_path: Path, log_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "claude"
+    shutil.copytree(TREE, config / "projects")
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(config))
+    report = import_claude_code(None, log_path, progress=False)
+    assert report.files == 3 and report.threads == 3
+
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "missing"))
+    with pytest.raises(ek.LogNotFoundError, match="CLAUDE_CONFIG_DIR"):
+        import_claude_code(None, log_path, progress=False)
+
+
+def test_accepts_an_open_store_and_keeps_it_open(log_path: Path) -> None:
+    with ek.EventStore.open(log_path) as store:
+        report = import_claude_code(AGENTCMD, store, progress=False)
+        assert store.last_sequence() == report.events_written
+
+
+def test_no_progress_output_when_not_a_terminal(
+    log_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import_claude_code(AGENTCMD, log_path)
+    assert capsys.readouterr().err == ""
+
+
+def test_report_lists_counts(log_path: Path) -> None:
+    report = import_claude_code(SPOTTER, log_path, progress=False)
+    data = report.as_dict()
+    assert data["counts"]["threads"] == 2 and data["skipped"]["progress: hook_progress"] == 25
+    assert "subagent threads (progress lines)" in str(report)
