@@ -4,10 +4,12 @@ The rules are those of ``docs/semantics.md``. The store calls :func:`apply` insi
 its append transaction; :func:`catch_up` applies what was written with projections
 off; :func:`rebuild_projections` replays the whole log into empty tables.
 
-All three read the events back from the log and share one path: for a chunk of
-events, load the rows they touch (one query per table), apply the events to those
-rows in memory in sequence order, and write the changed rows back with one
-``executemany`` per table. Per-event SQL would cost several times the append itself.
+All three share one path over ``(sequence, type, at, payload dict)`` tuples, made
+from the batch's models in :func:`apply` and from the log's payload text otherwise:
+for a chunk of events, load the rows they touch (one query per table), apply the
+events to those rows in memory in sequence order, and write the changed rows back
+with one ``executemany`` per table. Per-event SQL would cost several times the
+append itself.
 """
 
 from __future__ import annotations
@@ -17,12 +19,21 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
+from operator import itemgetter
 from typing import Any
 
 from pydantic_core import to_json
 
-from .errors import StorageError, UnsupportedSchemaError, sqlite_errors
-from .events import EVENT_TYPES, SCHEMA_VERSION, StoredEvent, format_timestamp, utc_now
+from .errors import EventkitError, StorageError, UnsupportedSchemaError, sqlite_errors
+from .events import (
+    EVENT_TYPES,
+    SCHEMA_VERSION,
+    Event,
+    StoredEvent,
+    format_timestamp,
+    utc_now,
+)
 from .tool_categories import tool_category
 
 PROJECTOR = "entities"
@@ -34,8 +45,10 @@ _CHUNK = 10_000
 Row = dict[str, Any]
 
 
-@dataclass(frozen=True)
-class _Table:
+@dataclass(frozen=True, eq=False)  # hashed by identity: tables are dict keys on hot paths
+class ProjectionTable:
+    """A projection table: its name and its columns in table order."""
+
     name: str
     columns: tuple[str, ...]
     """Column order of the table; the first column is the primary key."""
@@ -44,6 +57,7 @@ class _Table:
     def key(self) -> str:
         return self.columns[0]
 
+    @cached_property
     def select_sql(self) -> str:
         # One bound JSON array instead of N placeholders: no variable limit, and one
         # cached statement whatever the batch size.
@@ -52,17 +66,28 @@ class _Table:
             f"WHERE {self.key} IN (SELECT value FROM json_each(?))"
         )
 
+    @cached_property
     def upsert_sql(self) -> str:
-        names = ", ".join(self.columns)
-        marks = ", ".join(f":{c}" for c in self.columns)
-        return f"INSERT OR REPLACE INTO {self.name} ({names}) VALUES ({marks})"
+        # An upsert updates rows in place; INSERT OR REPLACE would delete and re-insert,
+        # touching every index of the table.
+        marks = ", ".join("?" * len(self.columns))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns[1:])
+        return (
+            f"INSERT INTO {self.name} ({', '.join(self.columns)}) VALUES ({marks}) "
+            f"ON CONFLICT ({self.key}) DO UPDATE SET {updates}"
+        )
+
+    @cached_property
+    def values(self) -> Callable[[Row], tuple[Any, ...]]:
+        """A row's values in column order."""
+        return itemgetter(*self.columns)
 
 
-PROJECTS = _Table(
+PROJECTS = ProjectionTable(
     "projection_projects",
     ("project_id", "name", "path", "created_at", "updated_at", "deleted_at"),
 )
-THREADS = _Table(
+THREADS = ProjectionTable(
     "projection_threads",
     (
         "thread_id",
@@ -80,7 +105,7 @@ THREADS = _Table(
         "message_count",
     ),
 )
-TURNS = _Table(
+TURNS = ProjectionTable(
     "projection_turns",
     (
         "turn_id",
@@ -102,7 +127,7 @@ TURNS = _Table(
         "error",
     ),
 )
-MESSAGES = _Table(
+MESSAGES = ProjectionTable(
     "projection_messages",
     (
         "message_id",
@@ -115,7 +140,7 @@ MESSAGES = _Table(
         "delta_count",
     ),
 )
-TOOL_CALLS = _Table(
+TOOL_CALLS = ProjectionTable(
     "projection_tool_calls",
     (
         "tool_call_id",
@@ -133,7 +158,7 @@ TOOL_CALLS = _Table(
         "approval_wait_ms",
     ),
 )
-CHECKPOINTS = _Table(
+CHECKPOINTS = ProjectionTable(
     "checkpoints",
     (
         "checkpoint_id",
@@ -148,9 +173,17 @@ CHECKPOINTS = _Table(
         "restored_at",
     ),
 )
-SETTINGS = _Table("settings", ("key", "value", "updated_at"))
+SETTINGS = ProjectionTable("settings", ("key", "value", "updated_at"))
 
-TABLES: tuple[_Table, ...] = (PROJECTS, THREADS, TURNS, MESSAGES, TOOL_CALLS, CHECKPOINTS, SETTINGS)
+TABLES: tuple[ProjectionTable, ...] = (
+    PROJECTS,
+    THREADS,
+    TURNS,
+    MESSAGES,
+    TOOL_CALLS,
+    CHECKPOINTS,
+    SETTINGS,
+)
 """Every projection table (what :func:`rebuild_projections` empties)."""
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -188,7 +221,7 @@ _THREAD_FIELD = {
 
 # The entity rows an event may read or change: (table, payload field holding the key).
 # Turns of calls completed in a chunk are added once the calls are loaded.
-_TOUCHES: dict[str, tuple[tuple[_Table, str], ...]] = {
+_TOUCHES: dict[str, tuple[tuple[ProjectionTable, str], ...]] = {
     "ProjectCreated": ((PROJECTS, "id"),),
     "ProjectRenamed": ((PROJECTS, "id"),),
     "ProjectDeleted": ((PROJECTS, "id"),),
@@ -228,8 +261,8 @@ class _Chunk:
     def __init__(self, conn: sqlite3.Connection, events: list[_RawEvent]):
         self.conn = conn
         self.events = events
-        self.rows: dict[_Table, dict[str, Row]] = {table: {} for table in TABLES}
-        self.dirty: dict[_Table, set[str]] = {table: set() for table in TABLES}
+        self.rows: dict[ProjectionTable, dict[str, Row]] = {table: {} for table in TABLES}
+        self.dirty: dict[ProjectionTable, set[str]] = {table: set() for table in TABLES}
         # Tool calls created before their turn (counted when the turn is created):
         # turn_id -> [calls, errors], for turns this chunk may create.
         self.waiting: dict[str, list[int]] = {}
@@ -238,7 +271,7 @@ class _Chunk:
     # ------------------------------------------------------------------ load / store
 
     def _load(self) -> None:
-        wanted: dict[_Table, set[str]] = {table: set() for table in TABLES}
+        wanted: dict[ProjectionTable, set[str]] = {table: set() for table in TABLES}
         for _, event_type, _, payload in self.events:
             for table, field in _TOUCHES.get(event_type, ()):
                 wanted[table].add(payload[field])
@@ -247,8 +280,8 @@ class _Chunk:
                 wanted[THREADS].add(payload[thread_field])
         for table in (PROJECTS, THREADS, MESSAGES, TOOL_CALLS, CHECKPOINTS):
             self._fetch(table, wanted[table])
-        calls = self.rows[TOOL_CALLS]
-        wanted[TURNS].update(call["turn_id"] for call in calls.values())
+        # A completion that fails a call counts against the call's own turn.
+        wanted[TURNS].update(call["turn_id"] for call in self.rows[TOOL_CALLS].values())
         self._fetch(TURNS, wanted[TURNS])
         started = {p["id"] for _, t, _, p in self.events if t == "TurnStarted"}
         new_turns = started - self.rows[TURNS].keys()
@@ -257,30 +290,28 @@ class _Chunk:
                 "SELECT turn_id, count(*), total(status = 'error') FROM projection_tool_calls "
                 "WHERE turn_id IN (SELECT value FROM json_each(?)) GROUP BY turn_id"
             )
-            counts = {
-                turn: [calls, int(errors)] for turn, calls, errors in self._query(query, new_turns)
-            }
-            self.waiting = {turn: counts.get(turn, [0, 0]) for turn in new_turns}
+            found = {turn: [n, int(errors)] for turn, n, errors in self._query(query, new_turns)}
+            self.waiting = {turn: found.get(turn, [0, 0]) for turn in new_turns}
 
     def _query(self, sql: str, keys: Iterable[str]) -> list[tuple[Any, ...]]:
         return self.conn.execute(sql, (json.dumps(list(keys)),)).fetchall()
 
-    def _fetch(self, table: _Table, keys: set[str]) -> None:
+    def _fetch(self, table: ProjectionTable, keys: set[str]) -> None:
         if not keys:
             return
         columns = table.columns
         rows = self.rows[table]
-        for values in self._query(table.select_sql(), keys):
+        for values in self._query(table.select_sql, keys):
             rows[values[0]] = dict(zip(columns, values, strict=True))
 
     def store(self) -> None:
         for table in TABLES:
             dirty = self.dirty[table]
             if dirty:
-                rows = self.rows[table]
-                self.conn.executemany(table.upsert_sql(), [rows[key] for key in dirty])
+                rows, values = self.rows[table], table.values
+                self.conn.executemany(table.upsert_sql, [values(rows[key]) for key in dirty])
 
-    def _put(self, table: _Table, row: Row) -> None:
+    def _put(self, table: ProjectionTable, row: Row) -> None:
         key = row[table.key]
         self.rows[table][key] = row
         self.dirty[table].add(key)
@@ -303,7 +334,7 @@ class _Chunk:
                     thread["updated_at"] = at
                     thread_dirty.add(thread_id)
 
-    def _touch(self, table: _Table, key: str) -> Row | None:
+    def _touch(self, table: ProjectionTable, key: str) -> Row | None:
         """The existing row, marked for writing back; None if the entity does not exist."""
         row = self.rows[table].get(key)
         if row is not None:
@@ -594,6 +625,12 @@ def _set_applied_through(conn: sqlite3.Connection, sequence: int) -> None:
     )
 
 
+def _apply_chunk(conn: sqlite3.Connection, events: list[_RawEvent]) -> None:
+    chunk = _Chunk(conn, events)
+    chunk.apply()
+    chunk.store()
+
+
 def _project_log(conn: sqlite3.Connection, after: int, through: int | None = None) -> int:
     """Apply the log's events with ``after < sequence <= through``; return how many."""
     query = (
@@ -616,9 +653,14 @@ def _project_log(conn: sqlite3.Connection, after: int, through: int | None = Non
                 )
             if event_type in _HANDLERS:
                 events.append((sequence, event_type, occurred_at, json.loads(payload)))
-        chunk = _Chunk(conn, events)
-        chunk.apply()
-        chunk.store()
+        try:
+            _apply_chunk(conn, events)
+        except (KeyError, TypeError, ValueError) as exc:
+            # Only a payload written past the store's validation gets here.
+            raise EventkitError(
+                f"events {rows[0][0]}..{rows[-1][0]}: a payload does not match the catalog "
+                f"({type(exc).__name__}: {exc})"
+            ) from exc
         count += len(rows)
         after = rows[-1][0]
     if count:
@@ -626,18 +668,51 @@ def _project_log(conn: sqlite3.Connection, after: int, through: int | None = Non
     return count
 
 
+# A model's field values are its __dict__ (pydantic keeps them there), which spares
+# parsing the payload again. Only values that are not yet in their JSON form differ
+# from what json.loads gives, and are converted here.
+_FROM_MODEL: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "TurnCompleted": lambda f: {**f, "usage": vars(f["usage"])},
+    "ApprovalResolved": lambda f: {**f, "requested_at": format_timestamp(f["requested_at"])},
+}
+
+
+def _payload_of(event: Event) -> dict[str, Any]:
+    fields = vars(event)
+    convert = _FROM_MODEL.get(event.type)
+    return convert(fields) if convert is not None else fields
+
+
 def apply(conn: sqlite3.Connection, events: Sequence[StoredEvent]) -> None:
     """Project a batch the store has just inserted, inside the store's open transaction.
 
-    Events the projections have not seen yet that come before the batch (written by a
-    store with projections off) are applied first, so the tables never skip any.
+    Events the projections have not seen that come before the batch (written by a
+    store with projections off) are applied first, from the log, so none is skipped.
     """
-    if not events:
-        return
-    through = max(event.sequence for event in events)
     after = _applied_through(conn)
-    if after < through:
-        _project_log(conn, after, through)
+    fresh = sorted((e for e in events if e.sequence > after), key=lambda e: e.sequence)
+    if not fresh:
+        return
+    first, through = fresh[0].sequence, fresh[-1].sequence
+    if after < first - 1:
+        _project_log(conn, after, first - 1)
+    # The occurred_at column already holds each `at` as text; formatting it again
+    # would cost more than reading it back.
+    occurred = dict(
+        conn.execute(
+            "SELECT sequence, occurred_at FROM events WHERE sequence BETWEEN ? AND ?",
+            (first, through),
+        )
+    )
+    _apply_chunk(
+        conn,
+        [
+            (e.sequence, e.event_type, occurred[e.sequence], _payload_of(e.event))
+            for e in fresh
+            if e.event_type in _HANDLERS
+        ],
+    )
+    _set_applied_through(conn, through)
 
 
 def _connection(conn: Any) -> sqlite3.Connection:
@@ -663,7 +738,8 @@ def _in_transaction(conn: sqlite3.Connection, work: Callable[[], int], context: 
 def catch_up(conn: sqlite3.Connection) -> int:
     """Apply, in one transaction, the log's events the projections have not seen.
 
-    Returns how many events were read (unknown types among them are skipped).
+    ``conn`` is a log's connection (or an :class:`~eventkit.EventStore`). Returns how
+    many events were read; types this catalog does not know are skipped.
     """
     conn = _connection(conn)
     return _in_transaction(
@@ -674,7 +750,8 @@ def catch_up(conn: sqlite3.Connection) -> int:
 def rebuild_projections(conn: sqlite3.Connection) -> int:
     """Empty the projection tables and replay the whole log into them, in one transaction.
 
-    Returns how many events were read. The result equals incremental projection.
+    ``conn`` as for :func:`catch_up`. Returns how many events were read. The tables
+    come out exactly as incremental projection leaves them.
     """
     conn = _connection(conn)
 
