@@ -76,7 +76,7 @@ _LAZY = {
     "thread_summary": "metrics",
     "model_breakdown": "metrics",
     "generate_log": "generate",
-    "audit": "audit",
+    "audit": "audits",
     "import_claude_code": "importers",
     "import_codex": "importers",
     "import_t3code": "importers",
@@ -84,7 +84,7 @@ _LAZY = {
     "export_parquet": "parquet",
     "merge": "merge",
     "backup": "backup",
-    "report": "report",
+    "report": "reports",
 }
 
 __all__ = [

@@ -260,7 +260,7 @@ def _import(args: argparse.Namespace) -> int:
 
 @command("audit")
 def _audit(args: argparse.Namespace) -> int:
-    from .audit import audit, violations
+    from .audits import audit, violations
 
     findings = audit(args.log, checks=args.check or None)
     failed = violations(findings)
@@ -278,6 +278,15 @@ def _audit(args: argparse.Namespace) -> int:
         verdict = f"{len(failed)} violation(s)" if failed else "no violations"
         print(f"audit: {verdict}" + (f", {notes} note(s)" if notes else ""))
     return 1 if failed else 0
+
+
+@command("report")
+def _report(args: argparse.Namespace) -> int:
+    from .reports import report
+
+    out = report(args.log, args.out, include_code=args.with_code)
+    print(f"report written to {out}")
+    return 0
 
 
 # --------------------------------------------------------------------------- parser
@@ -333,6 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="append", metavar="NAME", help="run only this check (repeatable)"
     )
     _add_format_options(p)
+
+    p = add("report", "Run the session-analytics notebook on a log and write HTML.")
+    p.add_argument("log", help=log_help)
+    p.add_argument("--out", required=True, help="the HTML file to write")
+    p.add_argument("--with-code", action="store_true", help="show the notebook's code cells")
 
     p = add("import", "Import real agent logs (claude-code, codex, t3code) into a log.")
     p.add_argument("format", choices=["claude-code", "codex", "t3code"], help="source format")
