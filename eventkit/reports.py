@@ -76,7 +76,7 @@ def report(
     with (
         progress_bar(total=code_cells, desc="report", unit="cell", enabled=progress) as bar,
         tempfile.TemporaryDirectory(prefix="eventkit-report-") as workdir,
-        _environment(EVENTKIT_LOG=str(log_path.resolve()), TQDM_DISABLE="1", MPLBACKEND="agg"),
+        _environment(EVENTKIT_LOG=str(log_path.resolve()), TQDM_DISABLE="1"),
     ):
         client = NotebookClient(
             notebook,

@@ -40,3 +40,25 @@ def small_log(tmp_path: Path) -> Path:
     path = tmp_path / "small.db"
     ek.generate_log(path, events=600, seed=3, progress=False)
     return path
+
+
+def pytest_configure(config):
+    """The notebooks read data/sample.db; build it when a bare `pytest` finds none."""
+    from eventkit.sample import SAMPLE_LOG, build_sample_log
+
+    if not SAMPLE_LOG.exists():
+        build_sample_log(SAMPLE_LOG)
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A private copy of the sample log (made with SQLite's backup API)."""
+    import sqlite3
+    from contextlib import closing
+
+    from eventkit.sample import SAMPLE_LOG
+
+    target = tmp_path / "sample.db"
+    with closing(sqlite3.connect(SAMPLE_LOG)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
+    return target
