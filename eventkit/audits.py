@@ -90,8 +90,11 @@ def _sequence(con) -> Iterator[Finding]:
 def _turns_ended(con) -> Iterator[Finding]:
     rows = _rows(
         con,
-        """WITH started AS (
-               SELECT id, thread_id, min(sequence) AS seq FROM turn_started GROUP BY id, thread_id),
+        """WITH threads AS (SELECT id, min(sequence) AS seq FROM thread_created GROUP BY id),
+           started AS (
+               SELECT s.id, s.thread_id, min(s.sequence) AS seq FROM turn_started s
+               JOIN threads t ON t.id = s.thread_id AND t.seq < s.sequence
+               GROUP BY s.id, s.thread_id),
            completed AS (SELECT DISTINCT id FROM turn_completed),
            last_turn AS (SELECT thread_id, max(seq) AS seq FROM started GROUP BY thread_id)
            SELECT s.id, s.thread_id, s.seq, s.seq = l.seq AS is_last
@@ -158,8 +161,10 @@ def _completions(con) -> Iterator[Finding]:
 def _tool_calls_completed(con) -> Iterator[Finding]:
     rows = _rows(
         con,
-        """WITH calls AS (SELECT id, turn_id, min(sequence) AS seq FROM tool_call_started
-                          GROUP BY id, turn_id),
+        """WITH threads AS (SELECT id, min(sequence) AS seq FROM thread_created GROUP BY id),
+                calls AS (SELECT c.id, c.turn_id, min(c.sequence) AS seq FROM tool_call_started c
+                          JOIN threads t ON t.id = c.thread_id AND t.seq < c.sequence
+                          GROUP BY c.id, c.turn_id),
                 done_turns AS (SELECT DISTINCT id FROM turn_completed)
            SELECT c.id, c.turn_id, c.seq, c.turn_id IN (SELECT id FROM done_turns) AS turn_done
            FROM calls c WHERE c.id NOT IN (SELECT id FROM tool_call_completed)
