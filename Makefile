@@ -7,13 +7,12 @@ SAMPLE := data/sample.db
 export TQDM_DISABLE ?=
 export PYTHONHASHSEED := 0
 
-.PHONY: demo test lint sample lab bench clean
+.PHONY: demo test lint sample lab bench clean notebooks
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name eventkit --display-name "eventkit (.venv)" >/dev/null
 	touch $(STAMP)
 
 DEMO := demo/events.db
@@ -27,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/eventkit stats $(DEMO)
 	$(BIN)/eventkit sql $(DEMO) "$(SUMMARY)"
 	$(BIN)/eventkit audit $(DEMO)
+	$(BIN)/eventkit report $(DEMO) --out demo/report.html
 
 test: $(STAMP) lint $(SAMPLE)
 	TQDM_DISABLE=1 $(BIN)/python -m pytest -q
@@ -50,3 +50,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache demo
+
+# Re-execute the notebooks against the sample log, storing their outputs (after an
+# intended change in metrics; review the diff before committing).
+notebooks: $(STAMP) $(SAMPLE)
+	for nb in notebooks/*.ipynb notebooks/*/*.ipynb; do \
+		TQDM_DISABLE=1 $(BIN)/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; \
+	done

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import numbers
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -54,7 +55,10 @@ def print_rows(args: argparse.Namespace, columns: Sequence[str], rows: Sequence[
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    numeric = [all(_is_number(row[i]) for row in rows) and rows for i in range(len(columns))]
+    numeric = [
+        bool(rows) and all(row[i] is None or _is_number(row[i]) for row in rows)
+        for i in range(len(columns))
+    ]
 
     def line(values: Sequence[str]) -> str:
         parts = [
@@ -70,13 +74,13 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        return f"{float(value):.6g}"
     return str(value).replace("\n", "\\n")
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, numbers.Number) and not isinstance(value, bool)
 
 
 def print_frame(args: argparse.Namespace, frame) -> None:  # noqa: ANN001 - a DataFrame
@@ -89,10 +93,9 @@ def print_frame(args: argparse.Namespace, frame) -> None:  # noqa: ANN001 - a Da
 
 
 def _is_missing(value: Any) -> bool:
-    try:
-        return value is None or bool(value != value)
-    except (TypeError, ValueError):
-        return False
+    import pandas as pd
+
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
 # --------------------------------------------------------------------------- commands

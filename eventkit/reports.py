@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -86,7 +87,9 @@ def report(
             on_cell_executed=lambda **_: bar.update(1),
         )
         try:
-            client.execute()
+            # The kernel's own start-up chatter is not the report's business; cell
+            # errors still arrive through CellExecutionError.
+            client.execute(stderr=subprocess.DEVNULL)
         except CellExecutionError as exc:
             raise ReportError(f"the report notebook failed on {log_path}: {exc}") from exc
 
