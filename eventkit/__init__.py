@@ -82,8 +82,8 @@ _LAZY = {
     "import_t3code": "importers",
     "ImportReport": "importers",
     "export_parquet": "parquet",
-    "merge": "merge",
-    "backup": "backup",
+    "merge": "merging",
+    "backup": "backups",
     "report": "reports",
 }
 

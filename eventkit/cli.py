@@ -292,6 +292,27 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("merge")
+def _merge(args: argparse.Namespace) -> int:
+    from .merging import merge
+
+    result = merge(args.sources, args.into)
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result)
+    return 0
+
+
+@command("backup")
+def _backup(args: argparse.Namespace) -> int:
+    from .backups import backup
+
+    result = backup(args.log, args.dest, overwrite=args.overwrite)
+    print(
+        f"backed up {result.events} event(s) (through sequence {result.last_sequence}) "
+        f"to {result.path}; integrity check ok"
+    )
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -350,6 +371,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("log", help=log_help)
     p.add_argument("--out", required=True, help="the HTML file to write")
     p.add_argument("--with-code", action="store_true", help="show the notebook's code cells")
+
+    p = add("merge", "Merge logs into one, idempotent by event_id.")
+    p.add_argument("sources", nargs="+", metavar="SRC", help="logs to merge")
+    p.add_argument("--into", required=True, metavar="DEST", help="the log to merge into")
+    p.add_argument("--json", action="store_true", help="print the merge report as JSON")
+
+    p = add("backup", "Copy a live log consistently (SQLite online backup, verified).")
+    p.add_argument("log", help=log_help)
+    p.add_argument("dest", help="the file to write")
+    p.add_argument("--overwrite", action="store_true", help="replace DEST if it exists")
 
     p = add("import", "Import real agent logs (claude-code, codex, t3code) into a log.")
     p.add_argument("format", choices=["claude-code", "codex", "t3code"], help="source format")
