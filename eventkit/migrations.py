@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import sqlite3
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -91,7 +92,7 @@ def open_or_create_db(path: str | os.PathLike[str]) -> sqlite3.Connection:
         try:
             _check_schema(conn, log_path)
             with sqlite_errors(f"opening {log_path}"):
-                conn.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(conn)
         except BaseException:
             conn.close()
             raise
@@ -110,6 +111,23 @@ def _connect(target: str | Path) -> sqlite3.Connection:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    # Switching to WAL reports "database is locked" at once, without the busy handler,
+    # while another process holds a lock (e.g. it is creating the same log): retry.
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or "busy" in str(exc)
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
 
 
 def _check_existing_file(log_path: Path) -> None:

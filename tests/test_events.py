@@ -22,6 +22,7 @@ from eventkit.events import (
     derived_id,
     format_timestamp,
     new_id,
+    new_ids,
     parse_event,
     parse_timestamp,
 )
@@ -87,7 +88,7 @@ def test_derived_id_rejects_naive_datetime():
 
 def test_new_id_is_uuid7_and_monotonic_within_a_process():
     before_ms = (datetime.now(UTC) - EPOCH) // timedelta(milliseconds=1)
-    ids = [new_id() for _ in range(20_000)]
+    ids = [new_id() for _ in range(10_000)] + new_ids(10_000) + [new_id() for _ in range(10)]
     after_ms = (datetime.now(UTC) - EPOCH) // timedelta(milliseconds=1)
     assert len(set(ids)) == len(ids)
     assert ids == sorted(ids)
@@ -96,6 +97,19 @@ def test_new_id_is_uuid7_and_monotonic_within_a_process():
         assert (version, variant) == (7, 0b10)
         # Bursts may borrow a few future milliseconds to stay ordered.
         assert before_ms <= unix_ms <= after_ms + 50
+
+
+def test_new_ids_makes_as_many_distinct_ids_as_asked():
+    assert new_ids(0) == []
+    batch = new_ids(5_000)
+    assert len(batch) == len(set(batch)) == 5_000
+    assert batch == sorted(batch)
+    assert new_id() > batch[-1]
+    for text in batch:
+        assert str(uuid.UUID(text)) == text
+        assert uuid_fields(text)[1:] == (7, 0b10)
+    # The random tail differs from id to id, not only the counter.
+    assert len({text[-12:] for text in batch}) == len(batch)
 
 
 # --------------------------------------------------------------------------- time
@@ -108,6 +122,27 @@ def test_format_timestamp_has_six_digits_and_z():
     assert format_timestamp(datetime(2025, 1, 2, 3, 4, 5, 7, tzinfo=UTC)) == (
         "2025-01-02T03:04:05.000007Z"
     )
+
+
+@pytest.mark.parametrize(
+    ("moment", "text"),
+    [
+        (datetime(2025, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), "2025-12-31T23:59:59.999999Z"),
+        (datetime(2025, 1, 1, 0, 0, 0, 500000, tzinfo=UTC), "2025-01-01T00:00:00.500000Z"),
+        (datetime(999, 1, 1, tzinfo=UTC), "0999-01-01T00:00:00.000000Z"),  # four-digit year
+    ],
+)
+def test_format_timestamp_examples(moment, text):
+    assert format_timestamp(moment) == text
+    assert parse_timestamp(text) == moment
+
+
+def test_format_timestamp_agrees_with_strftime():
+    moment = datetime(2024, 2, 29, 13, 7, 3, 42, tzinfo=timezone(timedelta(hours=-9, minutes=-30)))
+    for step in range(2_000):
+        value = moment + timedelta(seconds=step * 7_919, microseconds=step * 3_331)
+        expected = value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        assert format_timestamp(value) == expected
 
 
 def test_format_timestamp_normalises_to_utc():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -84,7 +85,9 @@ def one_of_each() -> list[Event]:
         ),
         ThreadRenamed(id="t1", title="Fix the bug", at=at(4)),
         TurnStarted(id="u1", thread_id="t1", model="m-1", at=at(5)),
-        MessageAdded(id="msg_1", thread_id="t1", turn_id="u1", role="user", text="héllo ✓", at=at(6)),
+        MessageAdded(
+            id="msg_1", thread_id="t1", turn_id="u1", role="user", text="héllo ✓", at=at(6)
+        ),
         MessageDelta(id="msg_2", thread_id="t1", turn_id="u1", delta=" more", at=at(6.5)),
         ToolCallStarted(
             id="toolu_1",
@@ -236,7 +239,9 @@ def test_event_type_column_equals_payload_type_for_every_variant(store):
 def test_stream_ids_follow_the_catalog(store):
     sample = one_of_each()
     stored = store.append_all(sample)
-    columns = [row[0] for row in store.conn.execute("SELECT stream_id FROM events ORDER BY sequence")]
+    columns = [
+        row[0] for row in store.conn.execute("SELECT stream_id FROM events ORDER BY sequence")
+    ]
     assert columns == [expected_stream(e) for e in sample]
     assert [s.stream_id for s in stored] == columns
     assert set(columns) == {"project:p1", "thread:t1", "thread:t2", "settings"}
@@ -410,7 +415,9 @@ def test_pairs_and_new_events_bring_ids_and_metadata(store):
     assert [s.event_id for s in stored[:2]] == ["evt-pair", "evt-new"]
     assert stored[2].event_id  # invented
     assert [s.metadata for s in stored] == [None, meta, {"correlation_id": "c1"}]
-    metadata_column = [r[0] for r in store.conn.execute("SELECT metadata FROM events ORDER BY sequence")]
+    metadata_column = [
+        r[0] for r in store.conn.execute("SELECT metadata FROM events ORDER BY sequence")
+    ]
     assert metadata_column[0] is None
     assert json.loads(metadata_column[1]) == meta
     assert list(store.replay_all()) == stored
@@ -443,6 +450,25 @@ def test_reappending_the_same_event_id_and_payload_returns_the_stored_event(stor
     assert mixed[1] == first
     assert mixed[0].sequence == first.sequence + 1
     assert count(store) == 2
+
+
+def test_reappending_with_the_id_the_store_invented_is_idempotent(store):
+    first = store.append(message(1))
+    again = store.append_all([message(2), (message(1), first.event_id)])
+    assert again[1] == first
+    assert again[0].sequence == first.sequence + 1
+    assert count(store) == 2
+    with pytest.raises(DuplicateEventError):
+        store.append(message(1, text="other"), event_id=first.event_id)
+
+
+def test_invented_ids_are_distinct_uuid7(store):
+    stored = store.append_all([message(n) for n in range(300)] + [(message(300), "given")])
+    invented = [s.event_id for s in stored[:-1]]
+    assert len(set(invented)) == len(invented)
+    assert invented == sorted(invented)
+    assert all(uuid.UUID(i).version == 7 for i in invented)
+    assert stored[-1].event_id == "given"
 
 
 def test_same_event_id_with_a_different_payload_is_refused(store):
@@ -640,7 +666,9 @@ def test_every_error_is_an_eventkit_error():
     classes = [
         obj
         for obj in vars(errors).values()
-        if isinstance(obj, type) and issubclass(obj, Exception) and obj.__module__ == errors.__name__
+        if isinstance(obj, type)
+        and issubclass(obj, Exception)
+        and obj.__module__ == errors.__name__
     ]
     assert len(classes) > 10
     for cls in classes:
