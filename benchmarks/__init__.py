@@ -1,0 +1,1 @@
+"""eventkit's benchmarks: each operation next to its baseline, measured in one run."""
