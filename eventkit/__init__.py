@@ -164,3 +164,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         tool_calls_df,
         turns_df,
     )
+    from .metrics import model_breakdown, thread_summary, turn_metrics  # noqa: F401

@@ -16,10 +16,20 @@ Nothing here creates, migrates or writes a log. A log DuckDB cannot open in plac
 is read from a temporary consistent copy made with SQLite's backup API.
 
 Typed views read the log through SQLite's ``(event_type, sequence)`` index. For
-large logs a columnar cache makes them much faster: per-type Parquet files under
-the user's cache directory, keyed by the log's ``log_id`` and extended by sequence
-number as the log grows. Cache files are immutable; the log stays the source of
-truth (events past the cache are always read live from the log).
+large logs (:data:`CACHE_MIN_EVENTS`) a columnar cache makes reading much faster:
+Parquet files of the events and of each event type under the user's cache
+directory (``$EVENTKIT_CACHE_DIR``, else ``~/.cache/eventkit``), keyed by the log's
+``log_id`` and extended by sequence number as the log grows. Cache files are
+immutable and never written beside the log; the log stays the source of truth:
+events past the cache are always read live from it, and a cache whose history
+differs from the log's is not used. The ``eventkit_cache`` table of a connection
+lists the cached events files.
+
+:func:`sql` and the frames share one open reader per log and process (the extension
+and the views cost more to set up than most queries); a reader whose log was
+replaced, or has grown far past its cache, is reopened. Connections run each query
+on one thread (``threads = 1``): the sqlite extension shares one SQLite connection
+among the scans of a query, and parallel scans corrupt it.
 """
 
 from __future__ import annotations
@@ -123,11 +133,23 @@ def _new_duckdb() -> duckdb.DuckDBPyConnection:
     )
     con.execute(f"LOAD {quote_literal(str(_extension_path()))}")
     con.execute("SET GLOBAL TimeZone = 'UTC'")  # GLOBAL: cursors of the connection too
-    # Progress bars would reach stderr; in Jupyter DuckDB starts with them off and
-    # refuses to touch the setting without ipywidgets, so only switch off what is on.
+    # The sqlite extension runs every scan of an attached database in a query on one
+    # shared SQLite connection; DuckDB running two such scans on two threads at once
+    # corrupts it (seen as crashes). One thread per query; concurrent cursors are
+    # safe, each transaction having its own SQLite connection.
+    con.execute("SET threads = 1")
+    _quiet(con)
+    return con
+
+
+def _quiet(con: duckdb.DuckDBPyConnection) -> None:
+    """No progress bar (it would reach stderr).
+
+    In Jupyter DuckDB starts with it off and refuses to touch the setting without
+    ipywidgets, so only what is on is switched off.
+    """
     if con.execute("SELECT current_setting('enable_progress_bar')").fetchone()[0]:
         con.execute("SET enable_progress_bar = false")
-    return con
 
 
 # ------------------------------------------------------------------ finding the log
@@ -142,7 +164,7 @@ class _Log:
     log_id: str
     last_sequence: int
     last_event_id: str | None
-    tables: frozenset[str]
+    tables: dict[str, list[str]]  # the projection tables present -> their columns
     tempdir: Path | None = None  # set when ``path`` is a temporary copy
 
 
@@ -151,11 +173,18 @@ def _ro_uri(path: Path, *, immutable: bool = False) -> str:
     return f"file:{quote(str(path.resolve()))}?{mode}"
 
 
-def _inspect(conn: sqlite3.Connection, where: object) -> tuple[str, int, str | None, frozenset]:
-    tables = frozenset(row[0] for row in conn.execute("SELECT name FROM sqlite_master"))
-    if not {"events", "schema_migrations"} <= tables:
+def _inspect(conn: sqlite3.Connection, where: object) -> tuple[str, int, str | None, dict]:
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if not {"events", "schema_migrations"} <= names:
         raise NotAnEventLogError(f"{where} is an SQLite database but not an eventkit log")
-    info = dict(conn.execute("SELECT key, value FROM log_info")) if "log_info" in tables else {}
+    # Read here rather than through DuckDB: its catalog functions over an attached
+    # SQLite database can crash when they run in parallel (duckdb-sqlite issue 176).
+    tables = {
+        table: [row[1] for row in conn.execute(f"PRAGMA table_info({quote_ident(table)})")]
+        for table in PROJECTION_VIEWS.values()
+        if table in names
+    }
+    info = dict(conn.execute("SELECT key, value FROM log_info")) if "log_info" in names else {}
     row = conn.execute(
         "SELECT sequence, event_id FROM events WHERE sequence = (SELECT max(sequence) FROM events)"
     ).fetchone()
@@ -206,11 +235,15 @@ def _open_sqlite_ro(path: Path) -> tuple[sqlite3.Connection, bool]:
         return conn, True
 
 
+def _store_connection(src: object) -> sqlite3.Connection | None:
+    """The connection of an EventStore (recognised by shape: the read side imports no writer)."""
+    conn = getattr(src, "conn", None)
+    return conn if isinstance(conn, sqlite3.Connection) and hasattr(src, "path") else None
+
+
 def _resolve(src: object) -> _Log:
     """Find, check and (when needed) copy the log a ``src`` names."""
-    from .store import EventStore  # the store's type only; the read side never writes
-
-    if isinstance(src, EventStore):
+    if _store_connection(src) is not None:
         if src.path is None:  # an in-memory log has no file DuckDB could attach
             with _sqlite_errors("reading the in-memory log"):
                 copy = _copy_to_temp(src.conn)
@@ -264,7 +297,7 @@ def _live_typed_select(event_class: type[Event], after: int, through: int | None
     inner = (
         "SELECT sequence, event_id, stream_id, stream_version, occurred_at, schema_version, "
         f"payload FROM events WHERE event_type = {quote_literal(event_class.event_type())} "
-        f"AND {bounds}"
+        f"AND {bounds} ORDER BY sequence"
     )
     columns = typed_columns(event_class)
     scalars = [c for c in columns if c.json_path and c.duckdb_type != "JSON"]
@@ -373,16 +406,9 @@ def _create_views(con: duckdb.DuckDBPyConnection, log: _Log, cache: _CacheState 
         body = _typed_view_sql(event_class, files, after)
         con.execute(f"CREATE OR REPLACE VIEW {quote_ident(view)} AS {body}")
     for view, table in PROJECTION_VIEWS.items():
-        if table not in log.tables:
+        columns = log.tables.get(table)
+        if not columns:
             continue
-        columns = [
-            row[0]
-            for row in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'log' "
-                "AND table_name = ? ORDER BY column_index",
-                [table],
-            ).fetchall()
-        ]
         select = ", ".join(
             f"CAST({quote_ident(c)} AS TIMESTAMPTZ) AS {quote_ident(c)}"
             if c.endswith("_at")
@@ -583,7 +609,7 @@ def _refresh_cache(
                 _write_manifest(state, log)
                 _remove_orphans(state)
             return state
-    except (OSError, duckdb.Error):
+    except (OSError, duckdb.Error, RuntimeError):
         return None
 
 
@@ -647,6 +673,8 @@ class _Reader:
                         log.path = _copy_to_temp(conn)
                 log.tempdir = log.path.parent
                 self.con = _attach(log)
+            if log.tempdir is not None:  # the copy goes when the connection does
+                weakref.finalize(self.con, shutil.rmtree, log.tempdir, True)
             self.identity = _identity(log)
             self.cache = _refresh_cache(self.con, log, cache)
             _create_views(self.con, log, self.cache)
@@ -702,10 +730,8 @@ def _shared_reader(src: str | os.PathLike[str]) -> _Reader:
         reader = _READERS.get(key)
         if reader is not None and reader.current():
             return reader
-        if reader is not None:
+        if reader is not None:  # not closed: a cursor in another thread may still read it
             del _READERS[key]
-            if reader.pid == os.getpid():
-                reader.close()
         reader = _READERS[key] = _Reader(key, None)
         return reader
 
@@ -735,36 +761,34 @@ def connect_duckdb(src: object, *, cache: bool | None = None) -> duckdb.DuckDBPy
     Raises :class:`LogNotFoundError` for a missing path and :class:`NotAnEventLogError`
     for a file that is not an eventkit log.
     """
-    reader = _Reader(src, cache)
-    weakref.finalize(reader.con, reader.cleanup)  # a temporary copy goes with the connection
-    return reader.con
+    return _Reader(src, cache).con
 
 
 @contextlib.contextmanager
-def session(src: object) -> Iterator[duckdb.DuckDBPyConnection]:
+def session(src: object, *, private: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection for one piece of work.
 
     A connection is used as it is. A log path shares one open reader per process
     (loading the extension and creating the views costs more than most queries);
-    each piece of work gets its own cursor on it. An in-memory store is read once.
+    each piece of work gets its own cursor on it. ``private`` (work that may change
+    the connection, such as dropping a view) and an in-memory store get a reader
+    of their own, closed afterwards.
     """
-    from .store import EventStore
-
     if isinstance(src, duckdb.DuckDBPyConnection):
         yield src
         return
-    if isinstance(src, EventStore) and src.path is not None:
+    if _store_connection(src) is not None and src.path is not None:
         src = src.path
-    if isinstance(src, str | os.PathLike):
+    if isinstance(src, str | os.PathLike) and not private:
         cursor = _shared_reader(src).con.cursor()
         try:
             cursor.execute("SET TimeZone = 'UTC'")
-            cursor.execute("SET enable_progress_bar = false")
+            _quiet(cursor)
             yield cursor
         finally:
             cursor.close()
         return
-    reader = _Reader(src, False)
+    reader = _Reader(src, None if private else False)
     try:
         yield reader.con
     finally:
@@ -882,13 +906,24 @@ def fetch(
     return arrow_to_pandas(table, categorical)
 
 
+_READING_STATEMENTS = {
+    duckdb.StatementType.SELECT,
+    duckdb.StatementType.EXPLAIN,
+    duckdb.StatementType.CALL,
+}
+
+
 def sql(src: object, query: str, params: Sequence[Any] | dict[str, Any] | None = None):
     """Run a query over the log's views and return a DataFrame.
 
     ``src`` as for :func:`connect_duckdb`, or a connection it returned. A statement
     that would write to the log raises :class:`ReadOnlyError`.
     """
-    with session(src) as con:
+    try:
+        kinds = {statement.type for statement in duckdb.extract_statements(query)}
+    except duckdb.Error as exc:
+        raise duckdb_error(exc, "reading the query") from exc
+    with session(src, private=not kinds <= _READING_STATEMENTS) as con:
         return fetch(con, query, params)
 
 
