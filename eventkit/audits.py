@@ -292,25 +292,14 @@ def _known_types(con) -> Iterator[Finding]:
         )
 
 
-PROJECTION_TABLES = {
-    "projection_projects": "project_id",
-    "projection_threads": "thread_id",
-    "projection_turns": "turn_id",
-    "projection_messages": "message_id",
-    "projection_tool_calls": "tool_call_id",
-    "checkpoints": "checkpoint_id",
-    "settings": "key",
-}
-
-
 def projection_differences(conn: sqlite3.Connection) -> Iterator[Finding]:
     """Compare a log's projection tables with a fresh replay of its events."""
-    from .projections import rebuild_projections
+    from .projections import TABLES, rebuild_projections
 
     with closing(sqlite3.connect(":memory:", isolation_level=None)) as fresh:
         conn.backup(fresh)
         rebuild_projections(fresh)
-        for table, key in PROJECTION_TABLES.items():
+        for table, key in ((t.name, t.key) for t in TABLES):
             query = f"SELECT * FROM {table} ORDER BY {key}"
             stored = {row[0]: row for row in conn.execute(query)}
             replayed = {row[0]: row for row in fresh.execute(query)}

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..events import Event, ProjectCreated, derived_id
+from ..events import Event, ProjectCreated, derived_id, parse_timestamp
 from ..store import EventStore, NewEvent
 
 BATCH_SIZE = 1_000
@@ -133,3 +133,13 @@ def truncate_output(text: str, metadata: dict) -> str:
     metadata["output_truncated"] = {"original_chars": len(text), "kept_chars": 2 * half}
     omitted = len(text) - 2 * half
     return f"{text[:half]}\n… [{omitted} characters omitted by eventkit] …\n{text[-half:]}"
+
+
+def source_timestamp(value: Any) -> datetime | None:
+    """A source record's ISO timestamp as aware UTC, or None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        return None

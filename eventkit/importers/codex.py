@@ -78,10 +78,16 @@ from ..events import (
     TurnCompleted,
     TurnStarted,
     derived_id,
-    parse_timestamp,
 )
 from ..store import EventStore
-from ._common import EventWriter, ImportReport, ensure_project, open_log, truncate_output
+from ._common import (
+    EventWriter,
+    ImportReport,
+    ensure_project,
+    open_log,
+    source_timestamp,
+    truncate_output,
+)
 
 FORMAT = "codex"
 PROVIDER = "codex"
@@ -217,7 +223,7 @@ def _records(path: Path, report: ImportReport | None) -> Iterator[_Record]:
                 report.lines_read += 1
             data, problem = _parse_line(raw)
             if problem is None and isinstance(data, dict):
-                at = _timestamp(data.get("timestamp")) or last_at
+                at = source_timestamp(data.get("timestamp")) or last_at
                 kind = data.get("type")
                 payload = data.get("payload")
                 if not isinstance(kind, str) or not isinstance(payload, dict):
@@ -249,15 +255,6 @@ def _parse_line(raw: bytes) -> tuple[Any, str | None]:
     if not isinstance(data, dict):
         return None, "not a JSON object"
     return data, None
-
-
-def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        return None
 
 
 # --------------------------------------------------------------------------- texts
@@ -702,7 +699,7 @@ class _Session:
             )
         self.session_id = session_id
         first_ctx = idx.turn_contexts[0][1] if idx.turn_contexts else {}
-        at = _timestamp(meta.get("timestamp")) or idx.session_at
+        at = source_timestamp(meta.get("timestamp")) or idx.session_at
         if at is None:  # no session_meta: the first record's time
             at = next(iter(_records(self.path, None))).at
         existing = next(iter(self.store.read_stream(f"thread:{session_id}", lenient=True)), None)

@@ -85,10 +85,9 @@ from ..events import (
     TurnCompleted,
     TurnStarted,
     derived_id,
-    parse_timestamp,
 )
 from ..store import EventStore
-from ._common import EventWriter, ImportReport, open_log, truncate_output
+from ._common import EventWriter, ImportReport, open_log, source_timestamp, truncate_output
 
 FORMAT = "t3code"
 DEFAULT_PROVIDER = "t3code"
@@ -312,15 +311,6 @@ def _loads(text: Any) -> Any:
         return None
 
 
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return parse_timestamp(value)
-    except ValueError:
-        return None
-
-
 # --------------------------------------------------------------------------- mapping
 
 
@@ -391,7 +381,7 @@ class _Importer:
                 self.report.skip(f"unknown event type {row.event_type!r}")
             return
         payload = _loads(row.payload_json)
-        at = _time(row.occurred_at)
+        at = source_timestamp(row.occurred_at)
         if not isinstance(payload, dict) or at is None:
             reason = "invalid payload_json" if at is not None else "invalid occurred_at"
             self.report.skip(reason)
@@ -700,7 +690,7 @@ class _Importer:
         activity = p.get("activity") if isinstance(p.get("activity"), dict) else {}
         kind = activity.get("kind")
         data = activity.get("payload") if isinstance(activity.get("payload"), dict) else {}
-        when = _time(activity.get("createdAt")) or at
+        when = source_timestamp(activity.get("createdAt")) or at
         turn_id = self.turn_of(thread, activity.get("turnId"))
         meta = _loads(row.metadata_json) if row.metadata_json else None
         item_id = _item_id(meta, data)
