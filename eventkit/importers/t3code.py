@@ -9,9 +9,9 @@ read transaction. Event ids derive from t3code's ``event_id``, so importing agai
 writes nothing and a grown database adds only what is new.
 
 No public recording of a t3code database exists. This mapping follows t3code's
-schema (``packages/contracts/src/orchestration.ts`` and the server's migrations,
-pingdotgg/t3code, 2026) and is tested against a synthetic database built to that
-schema (``tests/fixtures/t3code/build_state.py``), not against a real one.
+published orchestration schema and event shapes, and is tested against a synthetic
+database built to that schema (``tests/fixtures/t3code/build_state.py``), not
+against a real one.
 
 - ``project.created`` / ``project.meta-updated`` (with a title) / ``project.deleted``
   → ProjectCreated / ProjectRenamed / ProjectDeleted (ids are t3code's).
