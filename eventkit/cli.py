@@ -176,7 +176,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 @command("generate")
 def _generate(args: argparse.Namespace) -> int:
-    from .generate import generate_log
+    from .synth import generate_log
 
     if args.force:
         from .migrations import resolve_log_path
@@ -184,7 +184,8 @@ def _generate(args: argparse.Namespace) -> int:
         target = resolve_log_path(args.log)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{target}{suffix}").unlink(missing_ok=True)
-    written = generate_log(args.log, events=args.events, seed=args.seed)
+    events = args.events if args.events is not None or args.threads is not None else 10_000
+    written = generate_log(args.log, seed=args.seed, threads=args.threads, events=events)
     print(f"generated {written} event(s) with seed {args.seed} into {args.log}")
     return 0
 
@@ -343,7 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("generate", "Append realistic generated sessions (deterministic by seed).")
     p.add_argument("log", help=log_help)
-    p.add_argument("--events", type=int, default=10_000, help="about how many events")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--threads", type=int, help="how many sessions to generate")
+    size.add_argument("--events", type=int, help="about how many events (default 10,000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same log)")
     p.add_argument("--force", action="store_true", help="delete the log first if it exists")
 

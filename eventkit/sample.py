@@ -16,21 +16,21 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA = REPO_ROOT / "data"
 SAMPLE_LOG = DATA / "sample.db"
-SAMPLE_EVENTS = 3_000
+SAMPLE_THREADS = 30
 SAMPLE_SEED = 42
 
 
 def build_sample_log(out: str | Path = SAMPLE_LOG, *, data: Path = DATA) -> Path:
     """(Re)build the sample log at ``out`` from ``data/``; returns its path."""
-    from .generate import generate_log
     from .importers import import_claude_code, import_codex
     from .store import EventStore
+    from .synth import generate_log
 
     out = Path(out)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{out}{suffix}").unlink(missing_ok=True)
     with EventStore.open(out) as store:
-        generate_log(store, events=SAMPLE_EVENTS, seed=SAMPLE_SEED, progress=False)
+        generate_log(store, threads=SAMPLE_THREADS, seed=SAMPLE_SEED, progress=False)
         import_claude_code([data / "fixtures" / "claude_code"], store, progress=False)
         import_codex([data / "fixtures" / "codex"], store, progress=False)
         # Fold the WAL into the file so readers on read-only media see everything.
