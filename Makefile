@@ -15,18 +15,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-DEMO := demo/events.db
-SUMMARY := select t.provider, t.model, count(*) as turns, round(median(u.duration_ms) / 1000, 1) as p50_s, round(quantile_cont(u.duration_ms, 0.95) / 1000, 1) as p95_s, sum(u.input_tokens + u.cache_read_tokens + u.cache_write_tokens + u.output_tokens) as tokens, round(sum(u.cost_usd), 2) as cost_usd, round(sum(u.tool_errors) / nullif(sum(u.tool_calls), 0), 3) as tool_error_rate from turns u join threads t using (thread_id) group by all order by turns desc, t.provider, t.model
+DEMO := data/demo.db
 
-demo: $(STAMP)
-	rm -rf demo && mkdir -p demo
-	$(BIN)/eventkit generate $(DEMO) --events 20000 --seed 7
+# The demo: a log from the generator and the real fixtures, projected, analysed,
+# audited, and rendered as demo-report.html.
+demo: $(STAMP) $(SAMPLE)
+	rm -f $(DEMO) $(DEMO)-wal $(DEMO)-shm
+	$(BIN)/eventkit generate $(DEMO) --threads 200 --seed 7
 	$(BIN)/eventkit import claude-code data/fixtures/claude_code --log $(DEMO)
 	$(BIN)/eventkit import codex data/fixtures/codex --log $(DEMO)
+	$(BIN)/eventkit project $(DEMO)
 	$(BIN)/eventkit stats $(DEMO)
-	$(BIN)/eventkit sql $(DEMO) "$(SUMMARY)"
+	$(BIN)/eventkit summary $(DEMO)
 	$(BIN)/eventkit audit $(DEMO)
-	$(BIN)/eventkit report $(DEMO) --out demo/report.html
+	$(BIN)/eventkit report $(DEMO) --out demo-report.html
 
 test: $(STAMP) lint $(SAMPLE)
 	TQDM_DISABLE=1 $(BIN)/python -m pytest -q
@@ -49,7 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache demo
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache data/demo.db* demo-report.html
 
 # Re-execute the notebooks against the sample log, storing their outputs (after an
 # intended change in metrics; review the diff before committing).

@@ -222,6 +222,43 @@ def _views(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("summary")
+def _summary(args: argparse.Namespace) -> int:
+    from .metrics import summary
+
+    sections = summary(args.log)
+    if args.json:
+        print(json.dumps({k: json.loads(v.to_json(orient="records")) for k, v in sections.items()}))
+        return 0
+    by_model = sections["by_model"].assign(
+        p50_s=lambda d: (d["latency_p50_ms"] / 1000).round(1),
+        p95_s=lambda d: (d["latency_p95_ms"] / 1000).round(1),
+        cost_usd=lambda d: d["cost_usd"].round(2),
+        tool_error_rate=lambda d: d["tool_error_rate"].round(3),
+    )[
+        [
+            "provider",
+            "model",
+            "turns",
+            "p50_s",
+            "p95_s",
+            "total_tokens",
+            "cost_usd",
+            "tool_error_rate",
+        ]
+    ]
+    tools = sections["failing_tools"].assign(error_rate=lambda d: d["error_rate"].round(3))
+    for title, frame in (
+        ("overview", sections["overview"].round(2)),
+        ("by provider and model", by_model),
+        ("failing tools", tools[["tool", "tool_category", "calls", "errors", "error_rate"]]),
+    ):
+        print(f"== {title}")
+        print_frame(args, frame)
+        print()
+    return 0
+
+
 @command("project")
 def _project(args: argparse.Namespace) -> int:
     from .migrations import open_or_create_db
@@ -358,6 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("views", "List the DuckDB views of a log and their columns.")
     p.add_argument("log", help=log_help)
     _add_format_options(p)
+
+    p = add("summary", "Print sessions, turn latency, tokens and cost by model, failing tools.")
+    p.add_argument("log", help=log_help)
+    p.add_argument("--json", action="store_true", help="print JSON (for programs)")
 
     p = add("project", "Bring projection tables up to date with the log.")
     p.add_argument("log", help=log_help)

@@ -129,3 +129,42 @@ ORDER BY {", ".join(f"{quote_ident(k)} ASC NULLS LAST" for k in keys)}
 
 
 __all__ = ["BREAKDOWN_KEYS", "model_breakdown", "thread_summary", "turn_metrics"]
+
+
+def failing_tools(src: object, limit: int = 10) -> pd.DataFrame:
+    """The tools with the most errors: calls, errors, error rate, median duration."""
+    query = f"""
+SELECT tool, tool_category, count(*) AS calls,
+    count(*) FILTER (WHERE status = 'error') AS errors,
+    count(*) FILTER (WHERE status = 'error') / count(*) AS error_rate,
+    quantile_cont(duration_ms, 0.5) AS duration_p50_ms
+FROM ({tool_calls_sql()}) GROUP BY tool, tool_category
+HAVING count(*) FILTER (WHERE status = 'error') > 0
+ORDER BY errors DESC, error_rate DESC, tool LIMIT {int(limit)}
+"""
+    with session(src) as con:
+        return fetch(con, query, categorical=CATEGORICAL, context="reading tool failures")
+
+
+def summary(src: object) -> dict[str, pd.DataFrame]:
+    """What an analyst asks first: an overview, the breakdown by model, failing tools."""
+    threads = thread_summary(src)
+    turns = turn_metrics(src)
+    completed = turns["latency_ms"].dropna()
+    overview = pd.DataFrame(
+        {
+            "sessions": [int((threads["parent_thread_id"].isna()).sum())],
+            "subagent_threads": [int(threads["parent_thread_id"].notna().sum())],
+            "turns": [len(turns)],
+            "completed_turns": [len(completed)],
+            "latency_p50_s": [completed.quantile(0.5) / 1000 if len(completed) else None],
+            "latency_p95_s": [completed.quantile(0.95) / 1000 if len(completed) else None],
+            "total_tokens": [int(turns["total_tokens"].sum())],
+            "cost_usd": [float(turns["cost_usd"].sum())],
+        }
+    )
+    return {
+        "overview": overview,
+        "by_model": model_breakdown(src),
+        "failing_tools": failing_tools(src),
+    }
