@@ -494,3 +494,210 @@ def test_report_lists_counts(log_path: Path) -> None:
     data = report.as_dict()
     assert data["counts"]["threads"] == 2 and data["skipped"]["progress: hook_progress"] == 25
     assert "subagent threads (progress lines)" in str(report)
+
+
+# --------------------------------------------------------------------------- damaged input
+
+DAMAGE_SESSION = "s-damaged"
+
+
+def session_lines(damage: list[str | dict] = (), *, at_end: bool = False) -> list[str | dict]:
+    """A session with a tool call before and after ``damage`` (or with it at the end)."""
+
+    def rec(kind: str, uuid: str, second: int, message: dict) -> dict:
+        return {
+            "type": kind,
+            "sessionId": DAMAGE_SESSION,
+            "cwd": "/w/damaged",
+            "uuid": uuid,
+            "timestamp": f"2026-01-01T00:00:{second:02d}Z",
+            "message": message,
+        }
+
+    def call(uuid: str, second: int, use_id: str, name: str, tool_input: object) -> dict:
+        block = {"type": "tool_use", "id": use_id, "name": name, "input": tool_input}
+        usage = {"input_tokens": 10, "output_tokens": 5}
+        message = {"id": f"msg_{uuid}", "model": "claude-sonnet-4-5-20250929", "usage": usage}
+        return rec("assistant", uuid, second, {**message, "content": [block]})
+
+    def result(uuid: str, second: int, use_id: str) -> dict:
+        block = {"type": "tool_result", "tool_use_id": use_id, "content": "done"}
+        return rec("user", uuid, second, {"role": "user", "content": [block]})
+
+    answer = rec(
+        "assistant",
+        "a9",
+        30,
+        {
+            "id": "msg_a9",
+            "model": "claude-sonnet-4-5-20250929",
+            "content": [{"type": "text", "text": "All done."}],
+            "stop_reason": "end_turn",
+            "usage": {"input_tokens": 3, "output_tokens": 4},
+        },
+    )
+    before = [
+        rec("user", "u1", 1, {"role": "user", "content": "list and read"}),
+        call("a1", 2, "toolu_before", "Bash", {"command": "ls"}),
+        result("u2", 3, "toolu_before"),
+    ]
+    after = [
+        call("a2", 20, "toolu_after", "Read", {"file_path": "README.md"}),
+        result("u3", 21, "toolu_after"),
+        answer,
+    ]
+    return [*before, *after, *damage] if at_end else [*before, *damage, *after]
+
+
+def write_lines(path: Path, lines: list[str | dict], *, last_newline: bool = True) -> Path:
+    text = "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines)
+    path.write_text(text + ("\n" if last_newline else ""))
+    return path
+
+
+def assert_rest_imported(log: Path) -> None:
+    """Both tool calls around the damage are there and completed, and the turn ended."""
+    started = {e.tool: e for e in payloads(log, "ToolCallStarted")}
+    assert set(started) == {"Bash", "Read"}
+    completed = {e.id: e.status for e in payloads(log, "ToolCallCompleted")}
+    assert {completed[e.id] for e in started.values()} == {"ok"}
+    (turn,) = payloads(log, "TurnCompleted")
+    assert turn.outcome == "success"
+    assert [m.text for m in payloads(log, "MessageAdded")] == ["list and read", "All done."]
+
+
+@pytest.mark.parametrize(
+    ("reason", "damage", "at_end"),
+    [
+        ("invalid JSON", ['{"type": "user", "message": {"role": '], False),
+        ("not a JSON object", ["[1, 2, 3]"], False),
+        (
+            "unknown record type",
+            [
+                {
+                    "type": "telemetry-beacon",
+                    "sessionId": DAMAGE_SESSION,
+                    "timestamp": "2026-01-01T00:00:10Z",
+                }
+            ],
+            False,
+        ),
+        ("unknown record type", [{"sessionId": DAMAGE_SESSION, "note": "no type"}], False),
+        # invalid JSON as the last line, but complete (newline-terminated): not truncation
+        ("invalid JSON", ['{"type": "user", "oops"'], True),
+    ],
+    ids=["invalid-json", "not-an-object", "unknown-type", "no-type", "invalid-json-last"],
+)
+def test_damaged_line_is_skipped_named_and_the_rest_imported(
+    tmp_path: Path, log_path: Path, reason: str, damage: list, at_end: bool
+) -> None:
+    lines = session_lines(damage, at_end=at_end)
+    path = write_lines(tmp_path / "damaged.jsonl", lines)
+    report = import_claude_code(path, log_path, progress=False)
+
+    number = len(lines) if at_end else 4  # the damage follows the first call's result
+    assert report.skipped[reason] == 1
+    assert [w for w in report.warnings if f"{path}:" in w] == [
+        next(w for w in report.warnings if w.startswith(f"{path}:{number}: {reason}"))
+    ]
+    assert "truncated last line" not in report.skipped
+    assert report.lines_read == len(lines)
+    assert_rest_imported(log_path)
+
+
+def test_truncated_last_line_is_told_apart_from_invalid_json(
+    tmp_path: Path, log_path: Path
+) -> None:
+    cut = json.dumps(session_lines()[-1])[:57]  # a line cut off mid-write, no newline
+    lines = session_lines([cut], at_end=True)
+    path = write_lines(tmp_path / "live.jsonl", lines, last_newline=False)
+    report = import_claude_code(path, log_path, progress=False)
+
+    assert report.skipped["truncated last line"] == 1
+    assert "invalid JSON" not in report.skipped
+    assert any(w.startswith(f"{path}:{len(lines)}: truncated last line") for w in report.warnings)
+    assert_rest_imported(log_path)
+
+    # A complete last line without its newline is a record like any other.
+    whole = write_lines(tmp_path / "whole.jsonl", session_lines(), last_newline=False)
+    report = import_claude_code(whole, tmp_path / "whole.db", progress=False)
+    assert report.lines_skipped == 0 and report.warnings == []
+    assert len(payloads(tmp_path / "whole.db", "TurnCompleted")) == 1
+
+
+def test_tool_input_that_is_not_an_object_is_kept_and_named(tmp_path: Path, log_path: Path) -> None:
+    odd = {
+        "type": "assistant",
+        "sessionId": DAMAGE_SESSION,
+        "uuid": "a5",
+        "timestamp": "2026-01-01T00:00:10Z",
+        "message": {
+            "id": "msg_a5",
+            "model": "claude-sonnet-4-5-20250929",
+            "content": [{"type": "tool_use", "id": "toolu_odd", "name": "Bash", "input": "ls -la"}],
+        },
+    }
+    done = {
+        "type": "user",
+        "sessionId": DAMAGE_SESSION,
+        "uuid": "u5",
+        "timestamp": "2026-01-01T00:00:11Z",
+        "message": {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "toolu_odd", "content": "a b"}],
+        },
+    }
+    lines = session_lines([odd, done])
+    path = write_lines(tmp_path / "odd-input.jsonl", lines)
+    report = import_claude_code(path, log_path, progress=False)
+
+    calls = {s.metadata["source"]["tool_use_id"]: s for s in events(log_path, "ToolCallStarted")}
+    assert set(calls) == {"toolu_before", "toolu_odd", "toolu_after"}
+    odd_call = calls["toolu_odd"]
+    assert odd_call.event.input == {"input": "ls -la"}
+    assert odd_call.metadata["input_raw"] is True
+    assert len(payloads(log_path, "ToolCallCompleted")) == 3
+    assert report.counts["tool inputs kept raw (not a JSON object)"] == 1
+    (warning,) = [w for w in report.warnings if "toolu_odd" in w]
+    assert warning.startswith(f"{path}:4: input of tool_use toolu_odd (Bash) is not a JSON object")
+    assert report.lines_skipped == 0  # kept, not skipped
+
+
+def test_empty_file_is_named_and_others_import(tmp_path: Path, log_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    good = write_lines(tmp_path / "good.jsonl", session_lines())
+    report = import_claude_code([empty, good], log_path, progress=False)
+
+    assert report.files == 2
+    assert f"{empty}: empty file; nothing imported" in report.warnings
+    assert_rest_imported(log_path)
+
+
+def test_line_warnings_are_capped_per_file(tmp_path: Path, log_path: Path) -> None:
+    bad = [f'{{"broken": {n}' for n in range(15)]
+    lines = session_lines(bad)
+    path = write_lines(tmp_path / "many.jsonl", lines)
+    report = import_claude_code(path, log_path, progress=False)
+
+    assert report.skipped["invalid JSON"] == 15
+    named = [w for w in report.warnings if w.startswith(f"{path}:") and "invalid JSON" in w]
+    assert [int(w.split(":")[1]) for w in named] == list(range(4, 14))  # the first ten
+    assert f"{path}: 5 more line warning(s) not listed" in report.warnings
+    assert_rest_imported(log_path)
+
+
+def test_report_lists_events_written_per_type(log_path: Path) -> None:
+    report = import_claude_code([AGENTCMD, TREE], log_path, progress=False)
+
+    stored = Counter(s.event_type for s in events(log_path))
+    assert report.events_by_type == stored
+    assert sum(report.events_by_type.values()) == report.events_written
+    assert report.as_dict()["events_by_type"] == dict(sorted(stored.items()))
+    text = str(report)
+    for event_type, count in stored.items():
+        assert f"wrote {count} × {event_type}" in text
+    assert "skipped 1 × invalid JSON" in text
+
+    again = import_claude_code([AGENTCMD, TREE], log_path, progress=False)
+    assert again.events_written == 0 and not again.events_by_type

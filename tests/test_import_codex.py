@@ -436,3 +436,193 @@ def test_audit_finds_no_violations(tmp_path):
     import_codex([REAL, SYNTH], log, progress=False)
     findings = ek.audit(log)  # the function, resolved lazily by the package
     assert [f for f in findings if f.severity == "error"] == []
+
+
+# --------------------------------------------------------------------------- damaged input
+
+DAMAGE_SESSION = "0199dddd-0000-7000-8000-000000000005"
+
+
+def rollout_lines(damage: list[str | dict] = (), *, at_end: bool = False) -> list[str]:
+    """A rollout with a shell call before and after ``damage`` (or with it at the end)."""
+    n = iter(range(100))
+
+    def rec(kind: str, payload: dict) -> str:
+        stamp = f"2025-12-01T10:00:{next(n):02d}.000Z"
+        return json.dumps({"timestamp": stamp, "type": kind, "payload": payload})
+
+    def call(call_id: str, arguments: str) -> list[str]:
+        item = {"type": "function_call", "name": "shell", "call_id": call_id}
+        output = {"type": "function_call_output", "call_id": call_id, "output": "Exit code: 0"}
+        return [
+            rec("response_item", {**item, "arguments": arguments}),
+            rec("response_item", output),
+        ]
+
+    def tokens(total_in: int, total_out: int) -> str:
+        total = {"input_tokens": total_in, "cached_input_tokens": 0, "output_tokens": total_out}
+        return rec("event_msg", {"type": "token_count", "info": {"total_token_usage": total}})
+
+    user = {"type": "message", "role": "user"}
+    answer = {"type": "message", "role": "assistant"}
+    before = [
+        rec("session_meta", {"id": DAMAGE_SESSION, "cwd": "/w/damaged"}),
+        rec("turn_context", {"model": "gpt-5-codex", "cwd": "/w/damaged"}),
+        rec("response_item", {**user, "content": [{"type": "input_text", "text": "run both"}]}),
+        *call("call_before", '{"command": ["ls"]}'),
+        tokens(900, 30),
+    ]
+    after = [
+        *call("call_after", '{"command": ["pwd"]}'),
+        tokens(2000, 80),
+        rec("response_item", {**answer, "content": [{"type": "output_text", "text": "Both ran."}]}),
+    ]
+    damage = [d if isinstance(d, str) else json.dumps(d) for d in damage]
+    return [*before, *after, *damage] if at_end else [*before, *damage, *after]
+
+
+def write_rollout(directory: Path, lines: list[str], *, last_newline: bool = True) -> Path:
+    path = directory / f"rollout-2025-12-01T10-00-00-{DAMAGE_SESSION}.jsonl"
+    path.write_text("\n".join(lines) + ("\n" if last_newline else ""))
+    return path
+
+
+def assert_rest_imported(store: ek.EventStore) -> None:
+    """Both calls around the damage are there and completed, and the turn ended."""
+    started = {e.id for e in of_type(store, "ToolCallStarted")}
+    assert {"call_before", "call_after"} <= started
+    completed = {e.id: e.status for e in of_type(store, "ToolCallCompleted")}
+    assert completed["call_before"] == completed["call_after"] == "ok"
+    (turn,) = of_type(store, "TurnCompleted")
+    assert turn.outcome == "success"
+    assert turn.usage.input_tokens == 2000 and turn.usage.output_tokens == 80
+    texts = [e.text for e in of_type(store, "MessageAdded")]
+    assert texts == ["run both", "Both ran."]
+
+
+@pytest.mark.parametrize(
+    ("reason", "damage", "at_end"),
+    [
+        ("invalid JSON", ['{"timestamp": "2025-12-01T10:00:20.000Z", "type": "resp'], False),
+        ("not a JSON object", ['"just a string"'], False),
+        (
+            "unknown record type",
+            [{"timestamp": "2025-12-01T10:00:20.000Z", "type": "telemetry", "payload": {}}],
+            False,
+        ),
+        ("unknown record type", [{"timestamp": "2025-12-01T10:00:20.000Z", "x": 1}], False),
+        # invalid JSON as the last line, but complete (newline-terminated): not truncation
+        ("invalid JSON", ['{"timestamp": oops}'], True),
+    ],
+    ids=["invalid-json", "not-an-object", "unknown-type", "no-type", "invalid-json-last"],
+)
+def test_damaged_line_is_skipped_named_and_the_rest_imported(
+    store, tmp_path, reason, damage, at_end
+):
+    lines = rollout_lines(damage, at_end=at_end)
+    path = write_rollout(tmp_path, lines)
+    report = import_codex(path, store, progress=False)
+
+    number = len(lines) if at_end else 7  # after the first call and its token count
+    assert report.skipped[reason] == 1
+    named = [w for w in report.warnings if w.startswith(f"{path}:")]
+    assert len(named) == 1 and named[0].startswith(f"{path}:{number}: {reason}")
+    assert "truncated last line" not in report.skipped
+    assert report.lines_read == len(lines)
+    assert_rest_imported(store)
+
+
+def test_truncated_last_line_is_told_apart_from_invalid_json(store, tmp_path):
+    cut = rollout_lines()[-1][:50]  # a line cut off mid-write, no newline
+    lines = rollout_lines([cut], at_end=True)
+    path = write_rollout(tmp_path, lines, last_newline=False)
+    report = import_codex(path, store, progress=False)
+
+    assert report.skipped["truncated last line"] == 1
+    assert "invalid JSON" not in report.skipped
+    (warning,) = [w for w in report.warnings if w.startswith(f"{path}:")]
+    assert warning.startswith(f"{path}:{len(lines)}: truncated last line")
+    assert_rest_imported(store)
+
+
+def test_complete_last_line_without_newline_is_imported(tmp_path):
+    path = write_rollout(tmp_path, rollout_lines(), last_newline=False)
+    with ek.EventStore.open(tmp_path / "whole.db") as whole:
+        report = import_codex(path, whole, progress=False)
+        assert report.warnings == [] and "truncated last line" not in report.skipped
+        assert_rest_imported(whole)
+
+
+def test_arguments_that_are_not_json_are_kept_and_named(store, tmp_path):
+    odd = [
+        json.dumps(
+            {
+                "timestamp": "2025-12-01T10:00:20.000Z",
+                "type": "response_item",
+                "payload": {
+                    "type": "function_call",
+                    "name": "shell",
+                    "call_id": "call_odd",
+                    "arguments": '{"command": ["ls", ',
+                },
+            }
+        ),
+        json.dumps(
+            {
+                "timestamp": "2025-12-01T10:00:21.000Z",
+                "type": "response_item",
+                "payload": {"type": "function_call_output", "call_id": "call_odd", "output": "x"},
+            }
+        ),
+    ]
+    path = write_rollout(tmp_path, rollout_lines(odd))
+    report = import_codex(path, store, progress=False)
+
+    started = {s.event.id: s for s in stored(store, "ToolCallStarted")}
+    assert list(started) == ["call_before", "call_odd", "call_after"]
+    assert started["call_odd"].event.input == {"raw": '{"command": ["ls", '}
+    assert started["call_odd"].metadata["input_raw"] is True
+    assert {e.id for e in of_type(store, "ToolCallCompleted")} == set(started)
+    assert report.counts["tool inputs kept raw (not a JSON object)"] == 1
+    (warning,) = [w for w in report.warnings if w.startswith(f"{path}:")]
+    assert warning.startswith(f"{path}:7: arguments of shell (call_odd) are not a JSON object")
+    assert report.lines_skipped == 0  # kept, not skipped
+    assert_rest_imported(store)
+
+
+def test_empty_file_is_named_and_others_import(store, tmp_path):
+    empty = tmp_path / "rollout-2025-12-01T09-00-00-0199eeee-0000-7000-8000-000000000006.jsonl"
+    empty.write_text("")
+    path = write_rollout(tmp_path, rollout_lines())
+    report = import_codex([empty, path], store, progress=False)
+
+    assert report.files == 2 and report.threads == 1
+    assert f"{empty}: empty file; nothing imported" in report.warnings
+    assert not [w for w in report.warnings if "not a Codex rollout" in w]
+    assert_rest_imported(store)
+
+
+def test_line_warnings_are_capped_per_file(store, tmp_path):
+    bad = [f'{{"broken": {n}' for n in range(13)]
+    path = write_rollout(tmp_path, rollout_lines(bad))
+    report = import_codex(path, store, progress=False)
+
+    assert report.skipped["invalid JSON"] == 13
+    named = [w for w in report.warnings if w.startswith(f"{path}:") and "invalid JSON" in w]
+    assert [int(w.split(":")[1]) for w in named] == list(range(7, 17))  # the first ten
+    assert f"{path}: 3 more line warning(s) not listed" in report.warnings
+    assert_rest_imported(store)
+
+
+def test_report_lists_events_written_per_type(store):
+    report = import_codex([REAL, SYNTH], store, progress=False)
+    written = Counter(s.event_type for s in store.replay_all())
+    assert report.events_by_type == written
+    assert sum(report.events_by_type.values()) == report.events_written
+    assert report.as_dict()["events_by_type"] == dict(sorted(written.items()))
+    text = str(report)
+    for event_type, count in written.items():
+        assert f"wrote {count} × {event_type}" in text
+
+    again = import_codex([REAL, SYNTH], store, progress=False)
+    assert again.events_written == 0 and not again.events_by_type

@@ -105,6 +105,9 @@ def test_wheel_carries_the_package_and_its_migrations(wheel):
         assert "eventkit = eventkit.cli:main" in archive.read(entry_points).decode()
     for module in ("__init__", "events", "store", "migrations", "errors"):
         assert f"eventkit/{module}.py" in names
+    # data the package reads at run time: the price table and the report notebook
+    assert "eventkit/data/prices.json" in names
+    assert "eventkit/notebooks/session_analytics.ipynb" in names
     assert not any(n.startswith(("tests/", "data/", "notebooks/", "benchmarks/")) for n in names)
 
 

@@ -10,12 +10,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..events import Event, ProjectCreated, derived_id, parse_timestamp
+from .. import pricing
+from ..events import Event, ProjectCreated, TokenUsage, derived_id, parse_timestamp
 from ..store import EventStore, NewEvent
 
 BATCH_SIZE = 1_000
 MAX_TOOL_OUTPUT_CHARS = 256 * 1024
 """Tool outputs longer than this keep head and tail; the original size goes to metadata."""
+MAX_LINE_WARNINGS_PER_FILE = 10
+"""Warnings naming a file's lines (``file:line: reason``) listed per file; the rest are counted."""
+
+INVALID_JSON = "invalid JSON"
+TRUNCATED_LAST_LINE = "truncated last line"
+UNKNOWN_RECORD_TYPE = "unknown record type"
+"""Skip reasons every JSONL importer uses for damaged lines."""
 
 
 @dataclass
@@ -32,9 +40,53 @@ class ImportReport:
     warnings: list[str] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     """What was mapped, by kind (turns, tool calls, subagent threads, …)."""
+    events_by_type: Counter[str] = field(default_factory=Counter)
+    """Events written (new to the log), by event type."""
+    cost_sources: Counter[str] = field(default_factory=Counter)
+    """Completed turns by where their cost came from: ``recorded`` or ``estimated``."""
+    unpriced_models: Counter[str] = field(default_factory=Counter)
+    """Models the price table does not know → turns whose cost was left empty."""
+    prices_as_of: str | None = None
+    """The price table's date, once a cost has been estimated from it."""
+    _line_warnings: Counter[str] = field(default_factory=Counter, init=False, repr=False)
+    _unlisted: Counter[str] = field(default_factory=Counter, init=False, repr=False)
 
     def skip(self, reason: str, count: int = 1) -> None:
         self.skipped[reason] += count
+
+    def skip_line(self, file: object, line: int, reason: str, detail: str | None = None) -> None:
+        """Skip a damaged line: count it by reason and name it (``file:line``) in a warning."""
+        self.skip(reason)
+        text = f"{reason} ({detail})" if detail else reason
+        self.warn_line(file, line, f"{text}; line skipped")
+
+    def warn_line(self, file: object, line: int, message: str) -> None:
+        """A warning about one line; past :data:`MAX_LINE_WARNINGS_PER_FILE` only counted."""
+        key = str(file)
+        self._line_warnings[key] += 1
+        if self._line_warnings[key] <= MAX_LINE_WARNINGS_PER_FILE:
+            self.warnings.append(f"{key}:{line}: {message}")
+        else:
+            self._unlisted[key] += 1
+
+    def end_file(self, file: object) -> None:
+        """Say how many of the file's line warnings were not listed, if any."""
+        key = str(file)
+        more = self._unlisted.pop(key, 0)
+        self._line_warnings.pop(key, None)
+        if more:
+            self.warnings.append(f"{key}: {more} more line warning(s) not listed")
+
+    def priced_turn(
+        self, source: str | None, unpriced: Iterable[str] = (), as_of: str | None = None
+    ) -> None:
+        """Count a completed turn's cost source, or the models that left it without one."""
+        if source is not None:
+            self.cost_sources[source] += 1
+        for model in unpriced:
+            self.unpriced_models[model] += 1
+        if as_of is not None:
+            self.prices_as_of = as_of
 
     @property
     def lines_skipped(self) -> int:
@@ -47,12 +99,23 @@ class ImportReport:
             "lines_read": self.lines_read,
             "events_written": self.events_written,
             "events_already_present": self.events_already_present,
+            "events_by_type": dict(sorted(self.events_by_type.items())),
             "threads": self.threads,
             "lines_skipped": self.lines_skipped,
             "skipped": dict(sorted(self.skipped.items())),
-            "warnings": list(self.warnings),
+            "warnings": [*self.cost_warnings(), *self.warnings],
             "counts": dict(sorted(self.counts.items())),
+            "cost_sources": dict(sorted(self.cost_sources.items())),
+            "unpriced_models": dict(sorted(self.unpriced_models.items())),
+            "prices_as_of": self.prices_as_of,
         }
+
+    def cost_warnings(self) -> list[str]:
+        """One line per model the price table does not know."""
+        return [
+            f"no price for model {model} ({turns} turn(s)): cost left empty"
+            for model, turns in sorted(self.unpriced_models.items())
+        ]
 
     def __str__(self) -> str:
         lines = [
@@ -60,9 +123,16 @@ class ImportReport:
             f"{self.events_written} event(s) written, "
             f"{self.events_already_present} already present, {self.threads} thread(s)",
         ]
+        for event_type, count in sorted(self.events_by_type.items()):
+            lines.append(f"  wrote {count} × {event_type}")
         for reason, count in sorted(self.skipped.items()):
             lines.append(f"  skipped {count} × {reason}")
         lines.extend(f"  {count} × {what}" for what, count in sorted(self.counts.items()))
+        if self.cost_sources:
+            sources = ", ".join(f"{n} {src}" for src, n in sorted(self.cost_sources.items()))
+            dated = f" (prices as of {self.prices_as_of})" if self.prices_as_of else ""
+            lines.append(f"  turn costs: {sources}{dated}")
+        lines.extend(f"  warning: {w}" for w in self.cost_warnings())
         lines.extend(f"  warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 
@@ -82,11 +152,26 @@ class EventWriter:
         self.report = report
         self.batch_size = batch_size
         self._pending: list[NewEvent] = []
+        self._once: set[str] = set()
 
-    def add(self, event: Event, source_identity: Iterable[object], metadata: dict | None) -> str:
-        """Queue ``event`` with an id derived from its source identity; returns the id."""
+    def add(
+        self,
+        event: Event,
+        source_identity: Iterable[object],
+        metadata: dict | None,
+        *,
+        once: bool = False,
+    ) -> str:
+        """Queue ``event`` with an id derived from its source identity; returns the id.
+
+        ``once``: if the log already holds an event with this id, keep the stored one
+        even when its payload differs (a summary such as TurnCompleted, whose usage or
+        estimated cost a later import may compute differently).
+        """
         event_id = derived_id(event.at, *source_identity)
         self._pending.append(NewEvent(event, event_id=event_id, metadata=metadata))
+        if once:
+            self._once.add(event_id)
         if len(self._pending) >= self.batch_size:
             self.flush()
         return event_id
@@ -94,12 +179,96 @@ class EventWriter:
     def flush(self) -> None:
         if not self._pending:
             return
+        pending = self._pending
+        if self._once:
+            present = stored_ids(self.store, self._once)
+            if present:
+                pending = [item for item in pending if item.event_id not in present]
+                self.report.events_already_present += len(self._pending) - len(pending)
+        self._pending, self._once = [], set()
+        if not pending:
+            return
         before = self.store.last_sequence()
-        stored = self.store.append_all(self._pending)
-        written = sum(1 for s in stored if s.sequence > before)
+        stored = self.store.append_all(pending)
+        written = 0
+        for item in stored:
+            if item.sequence > before:
+                written += 1
+                self.report.events_by_type[item.event_type] += 1
         self.report.events_written += written
         self.report.events_already_present += len(stored) - written
-        self._pending = []
+
+
+_ID_QUERY_CHUNK = 500
+
+
+def stored_ids(store: EventStore, event_ids: Iterable[str]) -> set[str]:
+    """Those of ``event_ids`` that the log holds."""
+    ids = list(event_ids)
+    found: set[str] = set()
+    for start in range(0, len(ids), _ID_QUERY_CHUNK):
+        chunk = ids[start : start + _ID_QUERY_CHUNK]
+        query = f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})"
+        found.update(row[0] for row in store.conn.execute(query, chunk))
+    return found
+
+
+@dataclass(frozen=True)
+class UsagePart:
+    """Tokens of a turn spent on one model (a Claude Code API response, a Codex turn)."""
+
+    model: str | None
+    usage: TokenUsage
+    cache_write_1h_tokens: int = 0
+    recorded_usd: float | None = None
+    """The cost the source recorded for these tokens, if it did."""
+
+
+def turn_cost(
+    report: ImportReport, parts: Iterable[UsagePart]
+) -> tuple[float | None, str | None, dict[str, Any]]:
+    """``(cost_usd, cost_source, metadata)`` of a completed turn, counted in the report.
+
+    Recorded costs win. Tokens without one are priced from the shipped table
+    (:mod:`eventkit.pricing`), which makes the turn's cost ``estimated``. Tokens on a
+    model the table does not know leave the cost empty and the model is reported. A
+    turn without tokens costs 0.
+    """
+    recorded = estimated = 0.0
+    any_recorded = any_estimated = False
+    priced_as: dict[str, None] = {}
+    unpriced: dict[str, None] = {}
+    one_hour = 0
+    for part in parts:
+        if part.recorded_usd is not None:
+            recorded += part.recorded_usd
+            any_recorded = True
+            continue
+        if part.usage.total_tokens == 0:
+            continue
+        price = pricing.price_for(part.model)
+        if price is None:
+            unpriced[part.model or "(no model)"] = None
+            continue
+        estimated += price.cost(part.usage, cache_write_1h_tokens=part.cache_write_1h_tokens)
+        any_estimated = True
+        priced_as[price.model] = None
+        one_hour += part.cache_write_1h_tokens
+    if unpriced:
+        report.priced_turn(None, unpriced)
+        return None, None, {"unpriced_models": list(unpriced)}
+    if any_recorded and not any_estimated:
+        report.priced_turn("recorded")
+        return round(recorded, 9), "recorded", {}
+    meta: dict[str, Any] = {"prices_as_of": pricing.PRICES_AS_OF}
+    if priced_as:
+        meta["priced_as"] = list(priced_as)
+    if one_hour:
+        meta["cache_write_1h_tokens"] = one_hour
+    if any_recorded:
+        meta["recorded_usd"] = round(recorded, 9)
+    report.priced_turn("estimated", as_of=pricing.PRICES_AS_OF)
+    return round(recorded + estimated, 9), "estimated", meta
 
 
 def ensure_project(

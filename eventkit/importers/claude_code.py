@@ -39,7 +39,12 @@ Usage and completion
     otherwise it stays open. Outcome: ``interrupted`` after a "[Request
     interrupted by user…]" marker, ``error`` after an API error line
     (``isApiErrorMessage``; a later good response clears it), else ``success``.
-    ``cost_usd`` is left empty.
+    Cost: a ``costUSD`` the log records for a response (older versions) is used
+    (``cost_source`` ``recorded``); otherwise each response's usage is priced on its
+    model from :mod:`eventkit.pricing` (1-hour cache writes, from
+    ``usage.cache_creation``, at their own rate) and the turn's cost is ``estimated``.
+    A model the price table does not know leaves the cost empty and is named in the
+    report (``unpriced_models``).
 Subagents
     Each becomes a child thread (``parent_thread_id`` = the session's thread)
     with its own turns, messages and tool calls. ``isSidechain`` records (a
@@ -55,8 +60,12 @@ Skipped
     ``progress``, other ``system`` subtypes, ``attachment``) produce no events and
     are counted in ``report.skipped`` by reason, as are lines used only as signals
     (summaries, interruption markers, end-of-turn lines) and unmapped assistant
-    blocks (counted per block). Invalid JSON is skipped with a warning naming
-    ``file:line``.
+    blocks (counted per block). Damaged lines are skipped with a warning naming
+    ``file:line``: ``invalid JSON``, ``truncated last line`` (a last line without
+    newline that does not parse: a session cut off mid-write), ``not a JSON object``,
+    ``unknown record type``, ``unexpected record shape``, bad or missing timestamps.
+    A ``tool_use`` input that is not a JSON object is kept as ``{"input": ...}``
+    (``metadata.input_raw``) and named in a warning.
 
 Ids are derived from the thread id, the record's uuid (or the tool_use id) and a
 role tag, so re-importing writes nothing. ThreadCreated, TurnStarted and
@@ -93,14 +102,24 @@ from ..events import (
     parse_timestamp,
 )
 from ..store import EventStore
-from ._common import EventWriter, ImportReport, ensure_project, open_log, truncate_output
+from ._common import (
+    INVALID_JSON,
+    TRUNCATED_LAST_LINE,
+    UNKNOWN_RECORD_TYPE,
+    EventWriter,
+    ImportReport,
+    UsagePart,
+    ensure_project,
+    open_log,
+    stored_ids,
+    truncate_output,
+    turn_cost,
+)
 
 FORMAT = "claude-code"
 PROVIDER = "claude-code"
 TITLE_CHARS = 80
 UNKNOWN_MODEL = "unknown"
-MAX_WARNINGS_PER_FILE = 10
-_ID_QUERY_CHUNK = 500
 
 _INTERRUPTED = "[Request interrupted by user"
 _COMMAND_PREFIXES = ("<command-name>", "<command-message>")
@@ -120,12 +139,18 @@ _DENIED_PREFIXES = (
     "Permission to use ",
 )
 _END_OF_TURN = frozenset({"turn_duration", "stop_hook_summary"})
+_UNMAPPED_TYPES = frozenset(
+    {"file-history-snapshot", "queue-operation", "attachment", "custom-title"}
+)
+"""Record types Claude Code writes that carry nothing to map: skipped without a warning."""
 _USAGE_FIELDS = {
     "input_tokens": "input_tokens",
     "output_tokens": "output_tokens",
     "cache_read_input_tokens": "cache_read_tokens",
     "cache_creation_input_tokens": "cache_write_tokens",
 }
+_ONE_HOUR = "cache_write_1h"
+"""Per-response counter: the part of the cache writes made to the 1-hour cache."""
 _CONTEXT_KEYS = ("version", "gitBranch", "cwd")
 _COMMAND_NAME = re.compile(r"<command-name>(.*?)</command-name>", re.S)
 _COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
@@ -200,6 +225,11 @@ class _Turn:
     context: dict[str, Any]
     model: str | None = None
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
+    """API response (message id) → its usage counters, the largest value seen of each."""
+    models: dict[str, str] = field(default_factory=dict)
+    """API response → the model that answered it."""
+    recorded_costs: dict[str, float] = field(default_factory=dict)
+    """API response → the cost the log recorded for it (``costUSD``, older versions)."""
     interrupted: bool = False
     error: str | None = None
     ended_by: str | None = None
@@ -289,7 +319,23 @@ def _counters(usage: object) -> dict[str, int]:
         value = usage.get(source)
         if isinstance(value, int) and value > 0:
             out[target] = value
+    creation = usage.get("cache_creation")
+    if isinstance(creation, dict):
+        value = creation.get("ephemeral_1h_input_tokens")
+        if isinstance(value, int) and value > 0:
+            out[_ONE_HOUR] = value
     return out
+
+
+def _token_usage(counters: dict[str, int]) -> TokenUsage:
+    return TokenUsage(**{name: value for name, value in counters.items() if name != _ONE_HOUR})
+
+
+def _recorded_cost(record: dict[str, Any]) -> float | None:
+    value = record.get("costUSD")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
 
 
 def _merge_max(into: dict[str, int], counters: dict[str, int]) -> None:
@@ -386,11 +432,7 @@ class _Importer:
         """The ids already queued by this import or stored in the log."""
         found = {event_id for event_id in event_ids if event_id in self.once_ids}
         rest = [event_id for event_id in event_ids if event_id not in found]
-        for start in range(0, len(rest), _ID_QUERY_CHUNK):
-            chunk = rest[start : start + _ID_QUERY_CHUNK]
-            query = f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})"
-            found.update(row[0] for row in self.store.conn.execute(query, chunk))
-        return found
+        return found | stored_ids(self.store, rest)
 
 
 class _FileImport:
@@ -406,7 +448,7 @@ class _FileImport:
         self.task_children: dict[str, _Thread] = {}
         self.agent_files: dict[tuple[str, str], bool] = {}
         self.summary: str | None = None
-        self.warned = 0
+        self.lines = 0
 
     # ------------------------------------------------------------------ driving
 
@@ -417,6 +459,7 @@ class _FileImport:
             with open(self.path, "rb") as lines:
                 for number, raw in enumerate(lines, 1):
                     self.report.lines_read += 1
+                    self.lines = number
                     pending_bytes += len(raw)
                     if pending_bytes >= 1 << 20:
                         bar.update(pending_bytes)
@@ -425,9 +468,13 @@ class _FileImport:
         except OSError as exc:  # nothing of a file that cannot be read whole is written
             self.report.skip("unreadable file")
             self.report.warnings.append(f"{self.label}: cannot be read ({exc})")
+            self.report.end_file(self.label)
             return
         bar.update(pending_bytes)
+        if self.lines == 0:
+            self.report.warnings.append(f"{self.label}: empty file; nothing imported")
         self._finish()
+        self.report.end_file(self.label)
 
     def _line(self, raw: bytes, number: int) -> None:
         if not raw.strip():
@@ -436,7 +483,9 @@ class _FileImport:
         try:
             record = json.loads(raw)
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            self._skip_with_warning("invalid JSON", number, str(exc))
+            # Only the last line can lack its newline: a session cut off mid-write.
+            cut = not raw.endswith(b"\n")
+            self._skip_with_warning(TRUNCATED_LAST_LINE if cut else INVALID_JSON, number, str(exc))
             return
         if not isinstance(record, dict):
             self._skip_with_warning("not a JSON object", number, type(record).__name__)
@@ -447,12 +496,7 @@ class _FileImport:
             self._skip_with_warning("unexpected record shape", number, repr(exc))
 
     def _skip_with_warning(self, reason: str, number: int, detail: str) -> None:
-        self.report.skip(reason)
-        self.warned += 1
-        if self.warned <= MAX_WARNINGS_PER_FILE:
-            self.report.warnings.append(f"{self.label}:{number}: {reason} ({detail})")
-        elif self.warned == MAX_WARNINGS_PER_FILE + 1:
-            self.report.warnings.append(f"{self.label}: further warnings for this file omitted")
+        self.report.skip_line(self.label, number, reason, detail)
 
     def _record(self, record: dict[str, Any], number: int) -> None:
         kind = record.get("type")
@@ -478,8 +522,11 @@ class _FileImport:
             self._system(record, at)
         elif kind == "progress":
             self._progress(record, number)
+        elif kind in _UNMAPPED_TYPES:
+            self.report.skip(f"{kind} line")
         else:
-            self.report.skip(f"{kind} line" if isinstance(kind, str) else "line without type")
+            detail = f"type {kind!r}" if isinstance(kind, str) else "no type"
+            self._skip_with_warning(UNKNOWN_RECORD_TYPE, number, detail)
 
     # ------------------------------------------------------------------ threads
 
@@ -520,7 +567,7 @@ class _FileImport:
     def _at(self, record: dict[str, Any], number: int) -> datetime | None:
         stamp = record.get("timestamp")
         if not isinstance(stamp, str):
-            self.report.skip(f"{record.get('type')} line without timestamp")
+            self._skip_with_warning(f"{record.get('type')} line without timestamp", number, "")
             return None
         try:
             return parse_timestamp(stamp)
@@ -784,6 +831,11 @@ class _FileImport:
             thread.model = thread.model or model
         response = message.get("id") or f"line {src['line']}"
         _merge_max(turn.usage.setdefault(response, {}), _counters(message.get("usage")))
+        if model:
+            turn.models.setdefault(response, model)
+        recorded = _recorded_cost(record)
+        if recorded is not None:
+            turn.recorded_costs[response] = max(recorded, turn.recorded_costs.get(response, 0.0))
         turn.ended_by = "end_turn" if message.get("stop_reason") == "end_turn" else None
         extra = {"message_id": message.get("id"), "request_id": record.get("requestId")}
         base = {**src, **{k: v for k, v in extra.items() if v}}
@@ -837,8 +889,17 @@ class _FileImport:
         call_id = derived_id(at, thread.ns, use_id, "tool-call")
         thread.calls[use_id] = _Call(call_id, turn)
         arguments = block.get("input")
+        metadata: dict[str, Any] = {"source": {**src, "tool_use_id": use_id}}
         if not isinstance(arguments, dict):
             arguments = {"input": arguments}
+            metadata["input_raw"] = True
+            self.report.counts["tool inputs kept raw (not a JSON object)"] += 1
+            self.report.warn_line(
+                self.label,
+                src["line"],
+                f"input of tool_use {use_id} ({block.get('name') or 'unknown'}) is not a JSON "
+                'object; kept as {"input": ...}',
+            )
         event = ToolCallStarted(
             id=call_id,
             thread_id=thread.id,
@@ -847,7 +908,6 @@ class _FileImport:
             input=arguments,
             at=at,
         )
-        metadata = {"source": {**src, "tool_use_id": use_id}}
         self._emit(thread, event, (thread.ns, use_id, "ToolCallStarted"), metadata)
         self.report.counts["tool calls"] += 1
 
@@ -865,8 +925,18 @@ class _FileImport:
         thread.turn = None
         outcome = "interrupted" if turn.interrupted else "error" if turn.error else "success"
         totals: Counter[str] = Counter()
-        for counters in turn.usage.values():
+        parts = []
+        for response, counters in turn.usage.items():
             totals.update(counters)
+            parts.append(
+                UsagePart(
+                    model=turn.models.get(response) or turn.model,
+                    usage=_token_usage(counters),
+                    cache_write_1h_tokens=counters.get(_ONE_HOUR, 0),
+                    recorded_usd=turn.recorded_costs.get(response),
+                )
+            )
+        cost, cost_source, cost_meta = turn_cost(self.report, parts)
         metadata: dict[str, Any] = {
             "source": turn.last_source,
             "completed_by": turn.ended_by if reason == "end of file" else reason,
@@ -874,12 +944,16 @@ class _FileImport:
         }
         if turn.thinking_blocks:
             metadata["thinking"] = {"blocks": turn.thinking_blocks, "chars": turn.thinking_chars}
+        if cost_meta:
+            metadata["cost"] = cost_meta
         event = TurnCompleted(
             id=turn.id,
             thread_id=thread.id,
             outcome=outcome,
             error=turn.error if outcome == "error" else None,
-            usage=TokenUsage(**totals),
+            usage=_token_usage(totals),
+            cost_usd=cost,
+            cost_source=cost_source,
             at=max(turn.last_at, turn.started_at),
         )
         self._emit(thread, event, (thread.ns, turn.key, "TurnCompleted"), metadata, once=True)

@@ -45,12 +45,22 @@ Mapping (tested on rollouts of Codex CLI 0.40.0 and 0.125.0):
   the session total. ``input_tokens`` = input − cached, ``cache_read_tokens`` = cached,
   ``output_tokens`` includes reasoning. A counter that goes down (a restarted process)
   is added to, not subtracted from.
+- Cost: rollouts record none, so a turn's usage is priced on its model (its
+  ``turn_context``) from :mod:`eventkit.pricing` (``cost_source`` ``estimated``). A
+  model the price table does not know leaves the cost empty and is named in the
+  report (``unpriced_models``). A TurnCompleted already in the log is kept as it is
+  on re-import, so a newer price table (or a grown file) never conflicts with it.
 - ``thread_name_updated`` → ThreadRenamed.
 - Skipped with a reason (see the report): reasoning items and events, ghost
-  snapshots, compaction summaries, duplicates, token counts without ``info``,
-  unknown record types, and malformed lines (also a warning with ``file:line``). A
-  ``.jsonl`` file with no Codex records is skipped with a warning. A file that changed
-  since an earlier import in a way that contradicts it is reported, not aborted on.
+  snapshots, compaction summaries, duplicates, token counts without ``info``, payload
+  types not mapped, and damaged lines, each also named (``file:line``) in a warning:
+  ``invalid JSON``, ``truncated last line`` (a last line without newline that does not
+  parse: a rollout cut off mid-write), ``not UTF-8``, ``not a JSON object``, ``unknown
+  record type`` (a top-level ``type`` other than ``session_meta``, ``turn_context``,
+  ``response_item``, ``event_msg``, ``compacted``), ``record without payload``, ``no
+  timestamp``. An empty file, or a ``.jsonl`` file with no Codex records, is skipped
+  with a warning. A file that changed since an earlier import in a way that
+  contradicts it is reported, not aborted on.
 """
 
 from __future__ import annotations
@@ -81,12 +91,17 @@ from ..events import (
 )
 from ..store import EventStore
 from ._common import (
+    INVALID_JSON,
+    TRUNCATED_LAST_LINE,
+    UNKNOWN_RECORD_TYPE,
     EventWriter,
     ImportReport,
+    UsagePart,
     ensure_project,
     open_log,
     source_timestamp,
     truncate_output,
+    turn_cost,
 )
 
 FORMAT = "codex"
@@ -131,7 +146,10 @@ _SKIP_EVENTS = {
     "stream_error": "stream_error (retried by Codex)",
 }
 
-_MALFORMED = frozenset({"invalid JSON", "not UTF-8", "not a JSON object"})
+_RECORD_TYPES = frozenset(
+    {"session_meta", "turn_context", "response_item", "event_msg", "compacted"}
+)
+"""Top-level record types of a rollout; others are skipped as ``unknown record type``."""
 _EXIT_RE = re.compile(r"(?:Exit code:|Process exited with code)\s*(-?\d+)")
 _SESSION_RE = re.compile(r"Process running with session ID\s+(\d+)")
 _FAILED_RE = re.compile(r"^[\w .-]{0,60}?\bfailed\b|^unsupported call\b", re.IGNORECASE)
@@ -213,7 +231,7 @@ class _Record:
 
 
 def _records(path: Path, report: ImportReport | None) -> Iterator[_Record]:
-    """Parse the file's lines; with a report, count and skip what cannot be read."""
+    """Parse the file's lines; with a report, count what cannot be read and name its lines."""
     last_at: datetime | None = None
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -221,13 +239,16 @@ def _records(path: Path, report: ImportReport | None) -> Iterator[_Record]:
                 continue
             if report is not None:
                 report.lines_read += 1
-            data, problem = _parse_line(raw)
-            if problem is None and isinstance(data, dict):
+            data, problem, detail = _parse_line(raw)
+            if problem is None:
                 at = source_timestamp(data.get("timestamp")) or last_at
                 kind = data.get("type")
                 payload = data.get("payload")
-                if not isinstance(kind, str) or not isinstance(payload, dict):
-                    problem = "unrecognized record (no type/payload)"
+                if kind not in _RECORD_TYPES:
+                    problem = UNKNOWN_RECORD_TYPE
+                    detail = f"type {kind!r}" if isinstance(kind, str) else "no type"
+                elif not isinstance(payload, dict):
+                    problem = "record without payload"
                 elif at is None:
                     problem = "no timestamp"
                 else:
@@ -238,23 +259,24 @@ def _records(path: Path, report: ImportReport | None) -> Iterator[_Record]:
                     yield _Record(number, at, kind, payload)
                     continue
             if report is not None:
-                report.skip(problem)
-                if problem in _MALFORMED:
-                    report.warnings.append(f"{path}:{number}: {problem}; line skipped")
+                report.skip_line(path, number, problem, detail)
 
 
-def _parse_line(raw: bytes) -> tuple[Any, str | None]:
+def _parse_line(raw: bytes) -> tuple[Any, str | None, str | None]:
+    """The line's record, or None with the reason it was skipped and a detail."""
     try:
         text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None, "not UTF-8"
+    except UnicodeDecodeError as exc:
+        return None, "not UTF-8", str(exc)
     try:
         data = json.loads(text)
-    except json.JSONDecodeError:
-        return None, "invalid JSON"
+    except json.JSONDecodeError as exc:
+        # Only the last line can lack its newline: a rollout cut off mid-write.
+        cut = not raw.endswith(b"\n")
+        return None, TRUNCATED_LAST_LINE if cut else INVALID_JSON, str(exc)
     if not isinstance(data, dict):
-        return None, "not a JSON object"
-    return data, None
+        return None, "not a JSON object", type(data).__name__
+    return data, None, None
 
 
 # --------------------------------------------------------------------------- texts
@@ -588,6 +610,8 @@ def _import_file(path: Path, store: EventStore, report: ImportReport) -> None:
             f"{path}: not fully imported: it differs from what an earlier import wrote "
             f"(the file changed since?): {exc}"
         )
+    finally:
+        report.end_file(path)
 
 
 class _Session:
@@ -620,13 +644,18 @@ class _Session:
         return {"format": FORMAT, "file": str(self.path), "line": rec.line, "record": rec.kind}
 
     def emit(
-        self, event: Event, rec: _Record, *identity: object, meta: dict[str, Any] | None = None
+        self,
+        event: Event,
+        rec: _Record,
+        *identity: object,
+        meta: dict[str, Any] | None = None,
+        once: bool = False,
     ) -> str:
         """Queue ``event``, its id derived from the session, the file, the line and its type."""
         metadata: dict[str, Any] = dict(meta) if meta else {}
         metadata["source"] = self.source(rec)
         ident = (FORMAT, self.session_id, self.file, rec.line, event.type, *identity)
-        return self.writer.add(event, ident, metadata)
+        return self.writer.add(event, ident, metadata, once=once)
 
     # ---------------------------------------------------------------- main loop
 
@@ -687,6 +716,9 @@ class _Session:
             match = re.search(
                 r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})", self.file
             )
+            if idx.records == 0 and not self.path.read_bytes().strip():
+                self.report.warnings.append(f"{self.path}: empty file; nothing imported")
+                return False
             if idx.records == 0 or match is None:
                 self.report.warnings.append(f"{self.path}: not a Codex rollout (no session_meta)")
                 # still count its lines and skip them
@@ -798,12 +830,18 @@ class _Session:
         outcome, at, line, meta = turn.closed
         if turn.error and outcome == "success":
             outcome = "error"
+        usage = _usage_between(turn.usage_start, self.usage.total)
+        cost, cost_source, cost_meta = turn_cost(self.report, [UsagePart(turn.model, usage)])
+        if cost_meta:
+            meta = {**meta, "cost": cost_meta}
         event = TurnCompleted(
             id=turn.id,
             thread_id=self.session_id,
             outcome=outcome,  # type: ignore[arg-type]
             error=turn.error if outcome == "error" else None,
-            usage=_usage_between(turn.usage_start, self.usage.total),
+            usage=usage,
+            cost_usd=cost,
+            cost_source=cost_source,  # type: ignore[arg-type]
             at=at,
         )
         rec = _Record(line, at, "turn_end", {})
@@ -811,7 +849,9 @@ class _Session:
             # the turn ended before the call's output: it did not succeed
             reason = f"no output before the turn ended ({outcome})"
             self.complete_call(rec, call_id, "error", "", {"inferred": True, "reason": reason})
-        self.emit(event, rec, turn.id, meta=meta)
+        # Written once: a re-import keeps the stored turn even if its usage or its
+        # estimated cost (a newer price table) would come out differently now.
+        self.emit(event, rec, turn.id, meta=meta, once=True)
         self.turn = None
 
     def active_turn(self, rec: _Record) -> _Turn:
@@ -988,9 +1028,12 @@ class _Session:
             tool_input, raw = _parse_arguments(p.get("arguments"))
             if raw:
                 meta["input_raw"] = True
-                self.report.warnings.append(
-                    f"{self.path}:{rec.line}: arguments of {name} are not a JSON object; "
-                    'kept as {"raw": ...}'
+                self.report.counts["tool inputs kept raw (not a JSON object)"] += 1
+                self.report.warn_line(
+                    self.path,
+                    rec.line,
+                    f"arguments of {name} ({call_id}) are not a JSON object; "
+                    'kept as {"raw": ...}',
                 )
         elif rec.kind.endswith("/custom_tool_call"):
             name = p.get("name") or "unknown"
