@@ -339,6 +339,15 @@ def _merge(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("export")
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_parquet
+
+    result = export_parquet(args.logs, args.parquet)
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result)
+    return 0
+
+
 @command("backup")
 def _backup(args: argparse.Namespace) -> int:
     from .backups import backup
@@ -370,10 +379,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("init", "Create (or migrate) an event log.")
     p.add_argument("log", help=log_help)
 
-    p = add("append", "Append canonical events from a JSON Lines file (all or nothing).")
+    p = add(
+        "append",
+        "Append canonical events from a JSON Lines file. Every line is validated before "
+        "anything is written; a bad line writes nothing.",
+    )
     p.add_argument("log", help=log_help)
     p.add_argument("file", help="JSON Lines file of events, or - for standard input")
-    p.add_argument("--batch-size", type=int, default=1_000, help="events per transaction")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=1_000,
+        help="events per transaction (default 1,000); each batch is all or nothing, so a "
+        "duplicate or version conflict in a later batch leaves the earlier ones written",
+    )
 
     p = add("stats", "Show counts by event type, the sequence range and streams.")
     p.add_argument("log", help=log_help)
@@ -420,6 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sources", nargs="+", metavar="SRC", help="logs to merge")
     p.add_argument("--into", required=True, metavar="DEST", help="the log to merge into")
     p.add_argument("--json", action="store_true", help="print the merge report as JSON")
+
+    p = add("export", "Export logs to a Parquet dataset (incremental; for DuckDB, Spark).")
+    p.add_argument("logs", nargs="+", metavar="LOG", help="logs to export")
+    p.add_argument("--parquet", required=True, metavar="DIR", help="the dataset directory to write")
+    p.add_argument("--json", action="store_true", help="print the export report as JSON")
 
     p = add("backup", "Copy a live log consistently (SQLite online backup, verified).")
     p.add_argument("log", help=log_help)

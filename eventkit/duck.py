@@ -11,6 +11,12 @@ downloading anything), attaches the log as ``log`` and creates views:
   ``checkpoints``, ``settings`` over the projection tables;
 - a ``tool_categories`` table (tool name -> category) for joins.
 
+A Parquet dataset written by :func:`~eventkit.export_parquet` is read the same way:
+the same ``events`` and typed views (hive-partitioned Parquet, plus ``source_log``),
+and since a dataset has no projection tables, entity views replayed from the events
+by :mod:`eventkit.frames`. Large datasets are read through a compacted copy in the
+cache directory (a file per event type, extended as the dataset grows).
+
 Nothing here creates, migrates or writes a log. A log DuckDB cannot open in place
 (a WAL log in a read-only directory, where SQLite cannot create the ``-shm`` file)
 is read from a temporary consistent copy made with SQLite's backup API.
@@ -52,7 +58,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import duckdb
 import pandas as pd
@@ -60,7 +65,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from .columns import EVENTS_COLUMNS, Column, typed_columns, view_name
+from .columns import EVENTS_COLUMNS, TYPED_ENVELOPE, Column, columns_of, typed_columns, view_name
 from .errors import (
     EventkitError,
     LogNotFoundError,
@@ -71,6 +76,8 @@ from .errors import (
 )
 from .events import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSION, Event, format_timestamp
 from .migrations import SQLITE_HEADER, resolve_log_path
+from .readonly import copy_with_wal, has_unreadable_wal
+from .readonly import ro_uri as _ro_uri
 from .tool_categories import TOOL_CATEGORIES
 
 PROJECTION_VIEWS: dict[str, str] = {
@@ -83,6 +90,9 @@ PROJECTION_VIEWS: dict[str, str] = {
     "settings": "settings",
 }
 """View name -> projection table of the log."""
+
+REPLAY_SCHEMA = "replay"
+"""Schema of the typed views as the entity replay reads them (see :func:`_create_replay_views`)."""
 
 CACHE_MIN_EVENTS = 50_000
 """With ``cache=None`` (automatic), events past the cache are cached once there are this many."""
@@ -168,11 +178,6 @@ class _Log:
     tempdir: Path | None = None  # set when ``path`` is a temporary copy
 
 
-def _ro_uri(path: Path, *, immutable: bool = False) -> str:
-    mode = "immutable=1" if immutable else "mode=ro"
-    return f"file:{quote(str(path.resolve()))}?{mode}"
-
-
 def _inspect(conn: sqlite3.Connection, where: object) -> tuple[str, int, str | None, dict]:
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     if not {"events", "schema_migrations"} <= names:
@@ -217,22 +222,26 @@ def _check_header(path: Path) -> None:
         raise NotAnEventLogError(f"{path} is not an SQLite database")
 
 
-def _open_sqlite_ro(path: Path) -> tuple[sqlite3.Connection, bool]:
-    """A read-only connection; ``immutable`` when SQLite cannot open the log normally.
+def _open_sqlite_ro(path: Path) -> tuple[sqlite3.Connection, bool, Path | None]:
+    """A read-only connection: ``(conn, immutable, copy)``; see :mod:`eventkit.readonly`.
 
-    Normal read-only opening of a WAL log needs its ``-shm`` file, which SQLite cannot
-    create in a read-only directory; ``immutable=1`` reads the main file as it is.
+    ``immutable`` when the log lies where SQLite cannot create its ``-shm``; ``copy``
+    (a private file with the WAL replayed in) when its newest events are in a ``-wal``
+    without its ``-shm``.
     """
     try:
         conn = sqlite3.connect(_ro_uri(path), uri=True)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn, False
+        return conn, False, None
     except sqlite3.DatabaseError as exc:
         message = str(exc)
         if "not a database" in message or "encrypted" in message:
             raise NotAnEventLogError(f"{path} is not an SQLite database ({message})") from exc
+        if has_unreadable_wal(path):
+            copy = copy_with_wal(path)
+            return sqlite3.connect(_ro_uri(copy), uri=True), False, copy
         conn = sqlite3.connect(_ro_uri(path, immutable=True), uri=True)
-        return conn, True
+        return conn, True, None
 
 
 def _store_connection(src: object) -> sqlite3.Connection | None:
@@ -261,9 +270,11 @@ def _resolve(src: object) -> _Log:
 def _inspect_file(path: Path, tempdir: Path | None = None) -> _Log:
     origin = path
     with _sqlite_errors(f"reading {path}"):
-        conn, immutable = _open_sqlite_ro(path)
+        conn, immutable, copy = _open_sqlite_ro(path)
+        if copy is not None:
+            path, tempdir = copy, copy.parent
         try:
-            log_id, last, last_id, tables = _inspect(conn, path)
+            log_id, last, last_id, tables = _inspect(conn, origin)
             if immutable:  # DuckDB could not open it either: read a private copy
                 path = _copy_to_temp(conn)
                 tempdir = path.parent
@@ -285,45 +296,69 @@ def _sqlite_errors(context: str) -> Iterator[None]:
 # ------------------------------------------------------------------ typed views
 
 
-def _live_typed_select(event_class: type[Event], after: int, through: int | None = None) -> str:
+def _live_typed_select(
+    event_class: type[Event],
+    after: int,
+    through: int | None = None,
+    *,
+    envelope: Sequence[Column] = TYPED_ENVELOPE,
+    lead: Sequence[str] = (),
+    tail: Sequence[str] = (),
+    json_as_text: bool = False,
+) -> str:
     """The typed rows of one event type with ``after < sequence [<= through]``, from the log.
 
     ``sqlite_query`` hands the filter to SQLite, which answers it from the
-    ``(event_type, sequence)`` index instead of a scan of the whole table.
+    ``(event_type, sequence)`` index instead of a scan of the whole table. The rows
+    hold ``envelope``, then the payload columns; ``lead`` and ``tail`` are more
+    expressions before and after them (over the envelope as the log stores it).
+    ``json_as_text`` makes JSON columns VARCHAR (their text is the same).
     """
     bounds = f"sequence > {int(after)}"
     if through is not None:
         bounds += f" AND sequence <= {int(through)}"
+    stored = [c.name for c in envelope if c.name not in ("schema_version", "payload")]
     inner = (
-        "SELECT sequence, event_id, stream_id, stream_version, occurred_at, schema_version, "
-        f"payload FROM events WHERE event_type = {quote_literal(event_class.event_type())} "
+        f"SELECT {', '.join(stored)}, schema_version, payload FROM events "
+        f"WHERE event_type = {quote_literal(event_class.event_type())} "
         f"AND {bounds} ORDER BY sequence"
     )
-    columns = typed_columns(event_class)
-    scalars = [c for c in columns if c.json_path and c.duckdb_type != "JSON"]
-    paths = ", ".join(quote_literal(c.json_path) for c in scalars)
-    select = []
+    columns = columns_of(event_class)
+    scalars = [c for c in columns if c.duckdb_type != "JSON"]
+    select = [*lead]
+    select += [
+        f"CAST({quote_ident(c.name)} AS {c.duckdb_type}) AS {quote_ident(c.name)}" for c in envelope
+    ]
     for column in columns:
         name = quote_ident(column.name)
-        if not column.json_path:  # an envelope column
-            select.append(f"CAST({name} AS {column.duckdb_type}) AS {name}")
-        elif column.duckdb_type == "JSON":
-            select.append(f"{_json_text(column, column is columns[-1])} AS {name}")
+        if column.duckdb_type == "JSON":
+            text = _json_text(column, column is columns[-1])
+            select.append(f"{f'CAST({text} AS VARCHAR)' if json_as_text else text} AS {name}")
         else:
             index = scalars.index(column) + 1
             select.append(f"CAST(__v[{index}] AS {column.duckdb_type}) AS {name}")
-    # A payload of a schema this catalog does not describe must not be read as if it were.
-    check = (
+    select += tail
+    paths = ", ".join(quote_literal(c.json_path) for c in scalars)
+    extract = f"json_extract_string(payload, [{paths}])" if scalars else "NULL"
+    return (
+        f"SELECT {', '.join(select)} FROM ("
+        f"SELECT *, {extract} AS __v "
+        f"FROM sqlite_query('log', {quote_literal(inner)}) WHERE {_schema_check('sequence')})"
+    )
+
+
+def _schema_check(where: str) -> str:
+    """A condition that is true for a known ``schema_version`` and fails the query otherwise.
+
+    A payload of a schema this catalog does not describe must not be read as if it were.
+    ``where`` is SQL text naming the event in the message.
+    """
+    return (
         f"CASE WHEN CAST(schema_version AS BIGINT) <> {SCHEMA_VERSION} THEN "
-        f"error({quote_literal(_SCHEMA_ERROR + ': event ')} || sequence || "
+        f"error({quote_literal(_SCHEMA_ERROR + ': event ')} || {where} || "
         f"' has schema_version ' || schema_version || "
         f"{quote_literal(f'; this eventkit reads version {SCHEMA_VERSION} — upgrade eventkit')})"
         " ELSE true END"
-    )
-    return (
-        f"SELECT {', '.join(select)} FROM ("
-        f"SELECT *, json_extract_string(payload, [{paths}]) AS __v "
-        f"FROM sqlite_query('log', {quote_literal(inner)}) WHERE {check})"
     )
 
 
@@ -419,6 +454,30 @@ def _create_views(con: duckdb.DuckDBPyConnection, log: _Log, cache: _CacheState 
             f"CREATE OR REPLACE VIEW {quote_ident(view)} AS "
             f"SELECT {select} FROM log.{quote_ident(table)}"
         )
+    _create_replay_views(con, {})
+    _create_tool_categories(con)
+
+
+def _create_replay_views(con: duckdb.DuckDBPyConnection, offsets: dict[str, int]) -> None:
+    """The typed views as the entity replay reads them, in the ``replay`` schema.
+
+    A log's are its typed views. Over several logs (a dataset), ``sequence`` becomes the
+    position in the union ordered by ``(source_log, sequence)``: each log's sequences
+    shifted by ``offsets[source_log]``, the events of the logs before it.
+    """
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {REPLAY_SCHEMA}")
+    shift = ""
+    if len(offsets) > 1:
+        cases = " ".join(f"WHEN {quote_literal(s)} THEN {int(n)}" for s, n in offsets.items())
+        shift = f' REPLACE ("sequence" + CASE source_log {cases} END AS "sequence")'
+    for event_class in EVENT_CLASSES:
+        view = quote_ident(view_name(event_class.event_type()))
+        con.execute(
+            f"CREATE OR REPLACE VIEW {REPLAY_SCHEMA}.{view} AS SELECT *{shift} FROM main.{view}"
+        )
+
+
+def _create_tool_categories(con: duckdb.DuckDBPyConnection) -> None:
     pairs = pa.table({"tool": list(TOOL_CATEGORIES), "category": list(TOOL_CATEGORIES.values())})
     con.register("_tool_category_pairs", pairs)
     con.execute("CREATE OR REPLACE TABLE tool_categories AS SELECT * FROM _tool_category_pairs")
@@ -627,6 +686,422 @@ def _merge_chunks(con: duckdb.DuckDBPyConnection, state: _CacheState) -> _Chunk:
     return _write_chunk(con, state.directory, merged, first.first, last.last, last.last_event_id)
 
 
+# ------------------------------------------------------------------ Parquet datasets
+#
+# A dataset written by eventkit.export: DIR/_eventkit_manifest.json and
+# DIR/events/event_type=<type>/date=<day>/part-<source_log>-<first>-<last>.parquet.
+# Only the events the manifest lists are read (sequence <= its last_sequence per
+# source): part files of an export still running, or of one that crashed, are not.
+# A dataset has a file per event type and day, often many small ones; every query
+# would open them all. Large datasets are read through a compacted copy instead (a
+# Parquet file per event type in the cache directory, extended as the dataset grows).
+
+DATASET_MANIFEST = "_eventkit_manifest.json"
+"""The manifest file that makes a directory a dataset."""
+
+DATASET_FORMAT = 1
+"""The manifest ``format`` this eventkit writes and reads."""
+
+DATASET_ENVELOPE: tuple[Column, ...] = (
+    Column("source_log", "VARCHAR", ""),
+    *(c for c in EVENTS_COLUMNS if c.name != "event_type"),
+)
+"""Columns every dataset file leads with; ``event_type`` and ``date`` are path partitions."""
+
+DATASET_ENTITY_VIEWS: dict[str, str] = {
+    "projects": "projects_sql",
+    "threads": "threads_sql",
+    "turns": "turns_sql",
+    "messages": "messages_sql",
+    "tool_calls": "tool_calls_sql",
+    "checkpoints": "checkpoints_sql",
+    "settings": "settings_sql",
+}
+"""A dataset's entity views (it has no projection tables): view -> replay builder in frames."""
+
+_SOURCE_LOG = DATASET_ENVELOPE[0]
+_COMPACT_FILES = 2_000  # part files read by one statement of the compaction
+_DATASET_CACHE_FORMAT = 1
+_PARTITION_TYPES = "hive_types = {'event_type': VARCHAR, 'date': DATE}"
+
+
+def dataset_root(src: object) -> Path | None:
+    """The dataset directory ``src`` names (one holding a manifest), else None."""
+    if isinstance(src, str | os.PathLike):
+        path = Path(src)
+        if (path / DATASET_MANIFEST).is_file():
+            return path
+    return None
+
+
+def read_dataset_manifest(root: Path) -> dict[str, Any]:
+    """A dataset's manifest: ``{"format": 1, "sources": {log_id: {...}}}``, checked."""
+    path = root / DATASET_MANIFEST
+    try:
+        data = json.loads(path.read_text())
+        sources = data["sources"]
+        version = data["format"]
+        for entry in sources.values():
+            int(entry["last_sequence"])
+    except FileNotFoundError:
+        raise LogNotFoundError(f"no eventkit dataset at {root} (no {DATASET_MANIFEST})") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise NotAnEventLogError(f"{path} is not an eventkit dataset manifest ({exc})") from exc
+    if version != DATASET_FORMAT:
+        raise UnsupportedSchemaError(
+            f"{root} is a dataset of format {version}; this eventkit reads format "
+            f"{DATASET_FORMAT} — upgrade eventkit"
+        )
+    return data
+
+
+@dataclass
+class _Dataset:
+    root: Path
+    sources: dict[str, dict[str, Any]]  # log_id -> manifest entry, ordered by log_id
+    identity: tuple  # of the manifest file
+
+    @classmethod
+    def open(cls, root: Path) -> _Dataset:
+        stat = (root / DATASET_MANIFEST).stat()
+        identity = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        sources = read_dataset_manifest(root)["sources"]
+        return cls(root, dict(sorted(sources.items())), identity)
+
+    def committed(self) -> str:
+        """The condition keeping the events the manifest lists."""
+        kept = [
+            f"(source_log = {quote_literal(s)} AND sequence <= {int(e['last_sequence'])})"
+            for s, e in self.sources.items()
+        ]
+        return " OR ".join(kept) or "false"
+
+    def scan(self, event_type: str | None = None) -> str | None:
+        """``read_parquet`` over the part files (of one event type); None if there are none."""
+        events = self.root / "events"
+        folder = events / f"event_type={event_type}" if event_type else events
+        pattern = "*/*.parquet" if event_type else "*/*/*.parquet"
+        if next(folder.glob(pattern), None) is None:
+            return None
+        # Columns are matched by name, from the first file's schema: every file leads
+        # with the envelope, and one eventkit writes the same columns for a type. (A
+        # union by name reads every file's schema whenever a query binds the view: a
+        # replay binds a dozen views, and large datasets have many thousand files.)
+        return (
+            f"read_parquet({quote_literal(str(folder / pattern))}, hive_partitioning = true, "
+            f"{_PARTITION_TYPES})"
+        )
+
+
+def _cast(column: Column, value: str) -> str:
+    return f"CAST({value} AS {column.duckdb_type}) AS {quote_ident(column.name)}"
+
+
+def _dataset_select(columns: Sequence[Column], scan: str | None, where: str) -> str:
+    if scan is None:  # no files: the same columns, no rows
+        return f"SELECT {', '.join(_cast(c, 'NULL') for c in columns)} WHERE false"
+    select = ", ".join(_cast(c, quote_ident(c.name)) for c in columns)
+    return f"SELECT {select} FROM {scan} WHERE {where}"
+
+
+def _dataset_check(dataset: _Dataset) -> str:
+    check = _schema_check("sequence || ' of log ' || source_log")
+    return f"CASE WHEN {dataset.committed()} THEN {check} ELSE false END"
+
+
+def part_file_range(path: Path) -> tuple[str, int, int] | None:
+    """``(source_log, first, last)`` from a part file's name, or None if it is not one."""
+    stem = path.name.removesuffix(".parquet")
+    if not stem.startswith("part-") or stem == path.name:
+        return None
+    source, _, last = stem.removeprefix("part-").rpartition("-")
+    source, _, first = source.rpartition("-")
+    try:
+        return source, int(first), int(last)
+    except ValueError:
+        return None
+
+
+def _compact_dataset(
+    con: duckdb.DuckDBPyConnection, dataset: _Dataset, mode: bool | None
+) -> dict[str, list[str]] | None:
+    """The compacted copy of a dataset: ``event_type -> files``; None to read it directly.
+
+    Kept in the cache directory as chunks, like a log's cache: each chunk holds the
+    events its dataset gained since the chunk before (Parquet files per event type,
+    read from the new part files only). A copy of another history (the dataset was
+    made again) is not used. Any failure reads the dataset directly instead.
+    """
+    root = cache_root()
+    if mode is False or root is None:
+        return None
+    home = root / "datasets" / hashlib.sha256(str(dataset.root.resolve()).encode()).hexdigest()[:16]
+    events = sum(int(e.get("events") or e["last_sequence"]) for e in dataset.sources.values())
+    if mode is None and events < CACHE_MIN_EVENTS and not home.is_dir():
+        return None
+    try:
+        home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(home / ".lock", "a+") as lock:
+            # Another process compacting this dataset is waited for: reading a large
+            # dataset directly costs more than waiting for its copy.
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = _read_compacted(home, dataset)
+            if not _covers(state, dataset):
+                state["chunks"].append(_write_dataset_chunk(con, dataset, home, state))
+                if len(state["chunks"]) > _MAX_CHUNKS:
+                    state["chunks"] = [_merge_dataset_chunks(con, home, state["chunks"])]
+                tmp = home / f".manifest-{os.getpid()}.json"
+                tmp.write_text(json.dumps(state, indent=1))
+                os.replace(tmp, home / "manifest.json")
+                _remove_unused_chunks(home, state["chunks"])
+    except (OSError, ValueError, KeyError, TypeError, duckdb.Error, RuntimeError):
+        return None
+    files: dict[str, list[str]] = {}
+    for chunk in state["chunks"]:
+        for event_type, names in chunk["kinds"].items():
+            files.setdefault(event_type, []).extend(str(home / chunk["name"] / n) for n in names)
+    return files
+
+
+def _read_compacted(home: Path, dataset: _Dataset) -> dict[str, Any]:
+    """The cache manifest, if its chunks are of this dataset's history; else an empty one."""
+    empty = {"format": _DATASET_CACHE_FORMAT, "spec": _spec_digest(), "probe": None, "chunks": []}
+    try:
+        state = json.loads((home / "manifest.json").read_text())
+        upto = state["chunks"][-1]["upto"] if state["chunks"] else {}
+        probe = state["probe"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return empty
+    if (state.get("format"), state.get("spec")) != (empty["format"], empty["spec"]):
+        return empty
+    # The oldest part file copied must still be there, unchanged: the same dataset.
+    if probe is not None:
+        try:
+            stat = (dataset.root / probe[0]).stat()
+        except OSError:
+            return empty
+        if [stat.st_size, stat.st_mtime_ns] != probe[1:]:
+            return empty
+    for source, last in upto.items():
+        entry = dataset.sources.get(source)
+        if entry is None or int(entry["last_sequence"]) < last:
+            return empty
+    if not all((home / chunk["name"]).is_dir() for chunk in state["chunks"]):
+        return empty
+    return state
+
+
+def _covers(state: dict[str, Any], dataset: _Dataset) -> bool:
+    upto = state["chunks"][-1]["upto"] if state["chunks"] else {}
+    return all(
+        upto.get(source, 0) == int(entry["last_sequence"])
+        for source, entry in dataset.sources.items()
+    )
+
+
+def _kind_file(event_type: str, number: int = 0) -> str:
+    if event_type in EVENT_TYPES:
+        return f"{view_name(event_type)}-{number:04d}.parquet"
+    return f"unknown-{hashlib.sha256(event_type.encode()).hexdigest()[:12]}-{number:04d}.parquet"
+
+
+def _write_dataset_chunk(
+    con: duckdb.DuckDBPyConnection, dataset: _Dataset, home: Path, state: dict[str, Any]
+) -> dict[str, Any]:
+    """A chunk of the events past the last chunk, read from the part files holding them."""
+    covered = state["chunks"][-1]["upto"] if state["chunks"] else {}
+    upto = {s: int(e["last_sequence"]) for s, e in dataset.sources.items()}
+    new: dict[str, list[Path]] = {}
+    for part in (dataset.root / "events").glob("*/*/part-*.parquet"):
+        parsed = part_file_range(part)
+        if parsed is None or parsed[0] not in upto:
+            continue
+        source, first, last = parsed
+        if covered.get(source, 0) < first and last <= upto[source]:
+            event_type = part.parent.parent.name.removeprefix("event_type=")
+            new.setdefault(event_type, []).append(part)
+    if state["probe"] is None and new:
+        oldest = min(min(parts) for parts in new.values())
+        stat = oldest.stat()
+        state["probe"] = [str(oldest.relative_to(dataset.root)), stat.st_size, stat.st_mtime_ns]
+    where = " OR ".join(
+        f"(source_log = {quote_literal(s)} AND sequence > {int(covered.get(s, 0))} "
+        f"AND sequence <= {last})"
+        for s, last in upto.items()
+    )
+    name = f"chunk-{os.urandom(4).hex()}"
+    building = home / f".building-{name}"
+    building.mkdir()
+    kinds: dict[str, list[str]] = {}
+    for event_type, parts in sorted(new.items()):
+        event_class = EVENT_TYPES.get(event_type)
+        columns = (*DATASET_ENVELOPE, *(columns_of(event_class) if event_class else ()))
+        scan = (
+            f"read_parquet(?, hive_partitioning = true, union_by_name = true, {_PARTITION_TYPES})"
+        )
+        select = _dataset_select(columns, scan, where or "false")
+        parts.sort()
+        # A few thousand part files at a time: a scan holds state for each of its files.
+        for number, start in enumerate(range(0, len(parts), _COMPACT_FILES)):
+            kinds.setdefault(event_type, []).append(_kind_file(event_type, number))
+            target = building / kinds[event_type][-1]
+            con.execute(
+                f"COPY (SELECT {quote_literal(event_type)} AS event_type, * FROM ({select})) "
+                f"TO {quote_literal(str(target))} (FORMAT parquet, COMPRESSION zstd)",
+                [[str(p) for p in parts[start : start + _COMPACT_FILES]]],
+            )
+    building.rename(home / name)
+    return {"name": name, "upto": upto, "kinds": kinds}
+
+
+def _merge_dataset_chunks(
+    con: duckdb.DuckDBPyConnection, home: Path, chunks: list[dict[str, Any]]
+) -> dict[str, Any]:
+    name = f"chunk-{os.urandom(4).hex()}"
+    building = home / f".building-{name}"
+    building.mkdir()
+    kinds = {}
+    for event_type in sorted({t for chunk in chunks for t in chunk["kinds"]}):
+        files = [
+            str(home / c["name"] / file) for c in chunks for file in c["kinds"].get(event_type, ())
+        ]
+        kinds[event_type] = [_kind_file(event_type)]
+        target = quote_literal(str(building / kinds[event_type][0]))
+        con.execute(
+            "COPY (SELECT * FROM read_parquet(?, union_by_name = true)) "
+            f"TO {target} (FORMAT parquet, COMPRESSION zstd)",
+            [files],
+        )
+    building.rename(home / name)
+    return {"name": name, "upto": chunks[-1]["upto"], "kinds": kinds}
+
+
+def _remove_unused_chunks(home: Path, chunks: list[dict[str, Any]]) -> None:
+    keep = {chunk["name"] for chunk in chunks}
+    now = time.time()
+    for entry in home.iterdir():
+        if entry.is_dir() and entry.name not in keep:
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > _ORPHAN_GRACE_S:
+                    shutil.rmtree(entry)
+
+
+def _create_dataset_views(
+    con: duckdb.DuckDBPyConnection, dataset: _Dataset, compacted: dict[str, list[str]] | None
+) -> None:
+    from . import frames  # the replay SQL: one implementation, for logs and datasets
+
+    def scan(event_type: str | None = None) -> str | None:
+        if compacted is None:
+            return dataset.scan(event_type)
+        if event_type is None:
+            files = [f for parts in compacted.values() for f in parts]
+        else:
+            files = compacted.get(event_type, [])
+        if not files:
+            return None
+        listed = ", ".join(quote_literal(f) for f in files)
+        return f"read_parquet([{listed}], union_by_name = true)"
+
+    committed = dataset.committed()
+    con.execute(
+        "CREATE OR REPLACE VIEW events AS "
+        + _dataset_select((*EVENTS_COLUMNS, _SOURCE_LOG), scan(), committed)
+    )
+    where = _dataset_check(dataset)
+    for event_class in EVENT_CLASSES:
+        event_type = event_class.event_type()
+        body = _dataset_select((*typed_columns(event_class), _SOURCE_LOG), scan(event_type), where)
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(view_name(event_type))} AS {body}")
+    offsets, total = {}, 0
+    for source, entry in dataset.sources.items():
+        offsets[source] = total
+        total += int(entry["last_sequence"])
+    _create_replay_views(con, offsets)
+    _create_tool_categories(con)
+    for view, builder in DATASET_ENTITY_VIEWS.items():
+        query = frames.ordered(getattr(frames, builder)())
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(view)} AS {query}")
+    con.execute(
+        "CREATE OR REPLACE TABLE eventkit_sources (source_log VARCHAR, path VARCHAR, "
+        "last_sequence BIGINT, events BIGINT, exported_at VARCHAR, replay_offset BIGINT)"
+    )
+    rows = [
+        (s, e.get("path"), int(e["last_sequence"]), e.get("events"), e.get("exported_at"))
+        for s, e in dataset.sources.items()
+    ]
+    if rows:
+        con.executemany(
+            "INSERT INTO eventkit_sources VALUES (?, ?, ?, ?, ?, ?)",
+            [(*row, offsets[row[0]]) for row in rows],
+        )
+
+
+def _is_dataset(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a connection reads a dataset (its views were made by :class:`_DatasetReader`)."""
+    found = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+        "AND schema_name = 'main' AND table_name = 'eventkit_sources'"
+    ).fetchone()
+    return bool(found[0])
+
+
+class _DatasetReader:
+    """A DuckDB connection over a Parquet dataset, with the same views as over a log."""
+
+    def __init__(self, root: Path, cache: bool | None):
+        self.dataset = _Dataset.open(root)
+        self.pid = os.getpid()
+        # No sqlite extension here: queries may use every core.
+        self.con = duckdb.connect(
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        )
+        try:
+            self.con.execute("SET GLOBAL TimeZone = 'UTC'")
+            # DuckDB keeps what it reads of files in memory, up to its memory limit: a
+            # dataset of many files read once (to compact it) would fill it for nothing.
+            self.con.execute("SET GLOBAL enable_external_file_cache = false")
+            _quiet(self.con)
+            compacted = _compact_dataset(self.con, self.dataset, cache)
+            _create_dataset_views(self.con, self.dataset, compacted)
+        except (duckdb.Error, RuntimeError) as exc:
+            self.con.close()
+            raise duckdb_error(exc, f"reading the dataset {root}") from exc
+        except BaseException:
+            self.con.close()
+            raise
+
+    def close(self) -> None:
+        with contextlib.suppress(duckdb.Error):
+            self.con.close()
+
+    def current(self) -> bool:
+        """Whether the manifest is still the one this reader was made from."""
+        try:
+            latest = _Dataset.open(self.dataset.root).identity
+        except (OSError, EventkitError):
+            return False
+        return self.pid == os.getpid() and latest == self.dataset.identity
+
+
+def _dataset_events_table(
+    con: duckdb.DuckDBPyConnection,
+    types: Sequence[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+) -> pa.Table:
+    where = []
+    if types is not None:
+        where.append(f"event_type IN ({', '.join(quote_literal(t) for t in types) or 'NULL'})")
+    if since is not None:
+        where.append(f"occurred_at >= TIMESTAMPTZ {quote_literal(format_timestamp(since))}")
+    if until is not None:
+        where.append(f"occurred_at < TIMESTAMPTZ {quote_literal(format_timestamp(until))}")
+    condition = " AND ".join(where) or "true"
+    query = f"SELECT * FROM events WHERE {condition} ORDER BY source_log, sequence"
+    return con.sql(query).to_arrow_table()
+
+
 # ------------------------------------------------------------------ readers
 
 
@@ -716,23 +1191,32 @@ class _Reader:
         return True
 
 
-_READERS: dict[Path, _Reader] = {}
+_READERS: dict[Path, _Reader | _DatasetReader] = {}
 _READERS_LOCK = threading.Lock()
 
 
-def _shared_reader(src: str | os.PathLike[str]) -> _Reader:
-    """The process's reader for a log path, reopened when the log moved on."""
-    path = resolve_log_path(src)
-    if not path.exists():
-        raise LogNotFoundError(f"no eventkit log at {path}")
-    key = path.resolve()
+def _open_reader(src: object, cache: bool | None) -> _Reader | _DatasetReader:
+    root = dataset_root(src)
+    return _Reader(src, cache) if root is None else _DatasetReader(root, cache)
+
+
+def _shared_reader(src: str | os.PathLike[str]) -> _Reader | _DatasetReader:
+    """The process's reader for a log or dataset path, reopened when it moved on."""
+    root = dataset_root(src)
+    if root is not None:
+        key = root.resolve()
+    else:
+        path = resolve_log_path(src)
+        if not path.exists():
+            raise LogNotFoundError(f"no eventkit log at {path}")
+        key = path.resolve()
     with _READERS_LOCK:
         reader = _READERS.get(key)
         if reader is not None and reader.current():
             return reader
         if reader is not None:  # not closed: a cursor in another thread may still read it
             del _READERS[key]
-        reader = _READERS[key] = _Reader(key, None)
+        reader = _READERS[key] = _Reader(key, None) if root is None else _DatasetReader(key, None)
         return reader
 
 
@@ -752,8 +1236,11 @@ def close_readers() -> None:
 def connect_duckdb(src: object, *, cache: bool | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the log attached READ_ONLY as ``log``, and views.
 
-    ``src`` is a log file, a directory holding ``events.db``, or an
-    :class:`~eventkit.EventStore` (an in-memory store is copied to a temporary file).
+    ``src`` is a log file, a directory holding ``events.db``, an
+    :class:`~eventkit.EventStore` (an in-memory store is copied to a temporary file),
+    or a Parquet dataset directory written by :func:`~eventkit.export_parquet`: its
+    views are the same (plus a ``source_log`` column), the entity views are replayed
+    from the events, and ``eventkit_sources`` lists its logs.
     ``cache``: None uses the columnar cache for large logs, True always, False never
     (``EVENTKIT_CACHE=0`` also turns it off; ``EVENTKIT_CACHE_DIR`` moves it).
     The connection is the caller's: close it when done.
@@ -761,14 +1248,14 @@ def connect_duckdb(src: object, *, cache: bool | None = None) -> duckdb.DuckDBPy
     Raises :class:`LogNotFoundError` for a missing path and :class:`NotAnEventLogError`
     for a file that is not an eventkit log.
     """
-    return _Reader(src, cache).con
+    return _open_reader(src, cache).con
 
 
 @contextlib.contextmanager
 def session(src: object, *, private: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
     """A connection for one piece of work.
 
-    A connection is used as it is. A log path shares one open reader per process
+    A connection is used as it is. A log or dataset path shares one open reader per process
     (loading the extension and creating the views costs more than most queries);
     each piece of work gets its own cursor on it. ``private`` (work that may change
     the connection, such as dropping a view) and an in-memory store get a reader
@@ -788,7 +1275,7 @@ def session(src: object, *, private: bool = False) -> Iterator[duckdb.DuckDBPyCo
         finally:
             cursor.close()
         return
-    reader = _Reader(src, None if private else False)
+    reader = _open_reader(src, None if private else False)
     try:
         yield reader.con
     finally:
@@ -805,8 +1292,11 @@ def events_table(
 
     Cached events come straight from their Parquet files (pyarrow reads them several
     times faster than any SQL engine hands rows over); the rest comes from the log,
-    with the filters run by SQLite.
+    with the filters run by SQLite. A dataset's rows (with ``source_log``) come in
+    ``(source_log, sequence)`` order.
     """
+    if _is_dataset(con):
+        return _dataset_events_table(con, types, since, until)
     cached = con.execute("SELECT file, cached_through FROM eventkit_cache").fetchall()
     files, through = [f for f, _ in cached], (cached[0][1] if cached else 0)
     in_sqlite: list[str] = []
@@ -917,25 +1407,34 @@ def sql(src: object, query: str, params: Sequence[Any] | dict[str, Any] | None =
     """Run a query over the log's views and return a DataFrame.
 
     ``src`` as for :func:`connect_duckdb`, or a connection it returned. A statement
-    that would write to the log raises :class:`ReadOnlyError`.
+    that would write to the log raises :class:`ReadOnlyError`; over a dataset, so
+    does every statement that is not a query.
     """
     try:
         kinds = {statement.type for statement in duckdb.extract_statements(query)}
     except duckdb.Error as exc:
         raise duckdb_error(exc, "reading the query") from exc
-    with session(src, private=not kinds <= _READING_STATEMENTS) as con:
+    reading = kinds <= _READING_STATEMENTS
+    with session(src, private=not reading) as con:
+        if not reading and _is_dataset(con):
+            raise ReadOnlyError("a dataset is read-only through eventkit: the query would write")
         return fetch(con, query, params)
 
 
 __all__ = [
     "CACHE_MIN_EVENTS",
+    "DATASET_ENVELOPE",
+    "DATASET_FORMAT",
+    "DATASET_MANIFEST",
     "PROJECTION_VIEWS",
     "arrow_to_pandas",
     "cache_root",
     "close_readers",
     "connect_duckdb",
+    "dataset_root",
     "events_table",
     "fetch",
+    "read_dataset_manifest",
     "session",
     "sql",
 ]

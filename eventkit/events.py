@@ -11,7 +11,9 @@ This module imports nothing of eventkit.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import re
 import threading
 import time
 import typing
@@ -25,7 +27,6 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    NonNegativeInt,
     PlainSerializer,
     StringConstraints,
     TypeAdapter,
@@ -36,6 +37,12 @@ SCHEMA_VERSION = 1
 
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024
 """Largest payload (UTF-8 JSON) a log accepts."""
+
+MAX_JSON_DEPTH = 200
+"""Deepest nesting of objects and arrays a JSON field (a tool's input, a setting) may hold."""
+
+MAX_COUNT = 2**63 - 1
+"""Largest count (tokens, files, lines) a log accepts: SQLite and DuckDB hold 64 bits."""
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _TIMESTAMP_PRINTF = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
@@ -78,7 +85,10 @@ def utc_now() -> datetime:
 def _require_aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must be timezone-aware (naive datetimes are rejected)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("timestamp is out of range in UTC (years 1 to 9999)") from None
 
 
 Timestamp = Annotated[
@@ -92,6 +102,86 @@ Id = Annotated[str, StringConstraints(min_length=1)]
 """A non-empty identifier (``msg_…``, ``toolu_…``, ``call_…`` or a UUIDv7)."""
 
 NonNegativeFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+"""A non-negative count that fits the log's 64-bit integer columns."""
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_problem(value: Any) -> str | None:
+    """What keeps ``value`` from being stored as JSON exactly as it is, or None.
+
+    pydantic accepts NaN, infinities and lone surrogates in a JSON value, then writes
+    NaN as ``null`` and a surrogate in a key as U+FFFD: the payload would silently
+    differ from the event. Deep nesting is refused before serialization hits its limit.
+    """
+    stack: list[tuple[Any, int, tuple]] = [(value, 0, ())]
+    while stack:
+        item, depth, path = stack.pop()
+        problem = None
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                problem = f"{item} is not a JSON number"
+        elif isinstance(item, str):
+            if not item.isascii() and _SURROGATE.search(item):
+                problem = "text with a lone surrogate is not valid Unicode"
+        elif isinstance(item, dict | list):
+            if depth >= MAX_JSON_DEPTH:
+                return f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            for key, child in pairs:
+                if isinstance(key, str) and not key.isascii() and _SURROGATE.search(key):
+                    problem = "a key with a lone surrogate is not valid Unicode"
+                    break
+                stack.append((child, depth + 1, (*path, key)))
+        if problem:
+            where = ".".join(map(str, path))
+            return f"{problem} (at {where})" if where else problem
+    return None
+
+
+def _json_ok(value: Any) -> bool:
+    """The quick form of ``_json_problem(value) is None`` (run for every tool input)."""
+    if isinstance(value, str):
+        return value.isascii() or not _SURROGATE.search(value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if not isinstance(value, dict | list):
+        return True
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth >= MAX_JSON_DEPTH:
+            return False
+        if isinstance(item, dict):
+            for key in item:
+                if not key.isascii() and _SURROGATE.search(key):
+                    return False
+            item = item.values()
+        for child in item:
+            if isinstance(child, str):
+                if not child.isascii() and _SURROGATE.search(child):
+                    return False
+            elif isinstance(child, float):
+                if not math.isfinite(child):
+                    return False
+            elif isinstance(child, dict | list):
+                stack.append((child, depth + 1))
+    return True
+
+
+def _json_data(value: Any) -> Any:
+    if not _json_ok(value):
+        raise ValueError(_json_problem(value) or "cannot be stored as JSON")
+    return value
+
+
+JsonData = Annotated[JsonValue, AfterValidator(_json_data)]
+"""Any JSON value that round-trips exactly: finite numbers, valid Unicode, bounded depth."""
+
+JsonObject = Annotated[dict[str, JsonValue], AfterValidator(_json_data)]
+"""A JSON object, held to the same rules as :data:`JsonData`."""
 
 
 # --------------------------------------------------------------------------- ids
@@ -170,13 +260,13 @@ class TokenUsage(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    input_tokens: NonNegativeInt = 0
+    input_tokens: Count = 0
     """Uncached input tokens."""
-    output_tokens: NonNegativeInt = 0
+    output_tokens: Count = 0
     """All generated tokens, reasoning included."""
-    cache_read_tokens: NonNegativeInt = 0
-    cache_write_tokens: NonNegativeInt = 0
-    reasoning_tokens: NonNegativeInt = 0
+    cache_read_tokens: Count = 0
+    cache_write_tokens: Count = 0
+    reasoning_tokens: Count = 0
     """The part of ``output_tokens`` spent reasoning (0 when unknown)."""
 
     @property
@@ -317,7 +407,7 @@ class ToolCallStarted(_InThreadEvent):
     thread_id: Id
     turn_id: Id
     tool: str
-    input: dict[str, JsonValue]
+    input: JsonObject
 
 
 class ToolCallCompleted(_InThreadEvent):
@@ -346,9 +436,9 @@ class CheckpointCreated(_InThreadEvent):
     turn_id: Id | None = None
     git_ref: str
     message: str
-    files_changed: NonNegativeInt
-    additions: NonNegativeInt
-    deletions: NonNegativeInt
+    files_changed: Count
+    additions: Count
+    deletions: Count
 
 
 class CheckpointRestored(_InThreadEvent):
@@ -363,7 +453,7 @@ class SettingChanged(Event):
 
     type: Literal["SettingChanged"] = "SettingChanged"
     key: Id
-    value: JsonValue
+    value: JsonData
 
 
 EVENT_CLASSES: tuple[type[Event], ...] = (
@@ -464,6 +554,8 @@ class StoredEvent:
 __all__ = [
     "EVENT_CLASSES",
     "EVENT_TYPES",
+    "MAX_COUNT",
+    "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
     "SCHEMA_VERSION",
     "ApprovalResolved",

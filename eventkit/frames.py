@@ -22,7 +22,15 @@ import duckdb
 import pandas as pd
 
 from .columns import view_name
-from .duck import arrow_to_pandas, duckdb_error, events_table, fetch, quote_literal, session
+from .duck import (
+    REPLAY_SCHEMA,
+    arrow_to_pandas,
+    duckdb_error,
+    events_table,
+    fetch,
+    quote_literal,
+    session,
+)
 from .events import format_timestamp
 
 # ------------------------------------------------------------------ filters
@@ -61,7 +69,9 @@ def as_of_filter(as_of: object) -> str:
 
 # ------------------------------------------------------------------ replay SQL
 #
-# Each builder returns a query over the typed views, restricted to the events kept by
+# Each builder returns a query over the typed views as the replay sees them (the
+# ``replay`` schema: for a dataset of several logs, ``sequence`` is the position in
+# (source_log, sequence) order), restricted to the events kept by
 # `cond`, with the frame's columns plus `_seq`, the sequence of the creating event
 # (what rows are ordered by). Shared building blocks follow the rules' vocabulary:
 # an entity is *created* by its first creation event (for children: the first one
@@ -69,7 +79,7 @@ def as_of_filter(as_of: object) -> str:
 
 
 def _v(event_type: str, cond: str) -> str:
-    return f'(SELECT * FROM "{view_name(event_type)}" WHERE {cond})'
+    return f'(SELECT * FROM {REPLAY_SCHEMA}."{view_name(event_type)}" WHERE {cond})'
 
 
 def _threads_created(cond: str) -> str:

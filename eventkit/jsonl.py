@@ -2,7 +2,9 @@
 
 A line is either an event payload (``{"type": "ProjectCreated", "at": ..., ...}``) or
 an envelope ``{"event": {...}, "event_id": "...", "metadata": {...}}``. Blank lines
-are ignored. Errors name the source and line number.
+are ignored. Every line is checked as the store would check it (the event, its
+envelope, its size as JSON) before anything is written, so a bad line anywhere in a
+file fails the whole file. Errors name the source, the line number and the field.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pydantic import ValidationError
 
 from .errors import EventValidationError
 from .events import parse_event
-from .store import NewEvent, _validation_error
+from .store import NewEvent, _to_pending, _validation_error
 
 _ENVELOPE_KEYS = {"event", "event_id", "metadata", "expected_version"}
 
@@ -24,7 +26,8 @@ def read_event_lines(
 ) -> list[tuple[int, NewEvent]]:
     """Parse and validate every line into ``(line number, event)``.
 
-    Raises :class:`EventValidationError` on the first bad line, naming ``source:line``.
+    Raises :class:`EventValidationError` (or its :class:`PayloadTooLargeError`) on the
+    first bad line, naming ``source:line`` and the field.
     """
     parsed: list[tuple[int, NewEvent]] = []
     for number, raw in enumerate(lines, start=1):
@@ -38,6 +41,8 @@ def read_event_lines(
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise _line_error(source, number, f"invalid JSON ({exc.msg})") from None
+        except RecursionError:  # the json module recurses once per level of nesting
+            raise _line_error(source, number, "invalid JSON (nested too deeply)") from None
         if not isinstance(data, dict):
             raise _line_error(source, number, "expected a JSON object")
         if "event" in data and set(data) <= _ENVELOPE_KEYS:
@@ -49,23 +54,35 @@ def read_event_lines(
         try:
             event = parse_event(payload)
         except ValidationError as exc:
-            inner = _validation_error(exc, 0)
-            detail = str(inner).removeprefix("event 0, ")
-            raise _line_error(source, number, detail, inner.field) from None
+            raise _at_line(_validation_error(exc, 0), source, number) from None
         envelope = NewEvent(
             event,
             event_id=extra.get("event_id"),
             metadata=extra.get("metadata"),
             expected_version=extra.get("expected_version"),
         )
+        try:
+            _to_pending(envelope, 0)  # the store's own checks, before anything is written
+        except EventValidationError as exc:
+            raise _at_line(exc, source, number) from None
         parsed.append((number, envelope))
     return parsed
 
 
+def _at_line(error: EventValidationError, source: str, line: int) -> EventValidationError:
+    """The store's error for event 0, restated for a line (keeping its class and field)."""
+    detail = str(error).removeprefix("event 0, ").removeprefix("event 0: ")
+    return _line_error(source, line, detail, error.field, type(error))
+
+
 def _line_error(
-    source: str, line: int, message: str, field: str | None = None
+    source: str,
+    line: int,
+    message: str,
+    field: str | None = None,
+    kind: type[EventValidationError] = EventValidationError,
 ) -> EventValidationError:
-    error = EventValidationError(f"{source}:{line}: {message}")
+    error = kind(f"{source}:{line}: {message}")
     error.field = field
     error.line = line  # type: ignore[attr-defined]
     return error

@@ -3,39 +3,14 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
-from .errors import LogNotFoundError, NotAnEventLogError, sqlite_errors
+from .errors import sqlite_errors
 from .migrations import resolve_log_path
+from .readonly import open_log_readonly
 
-
-def open_log_readonly(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A read-only SQLite connection to an existing log (never creates or migrates).
-
-    Falls back to ``immutable=1`` when the log sits where SQLite cannot create its
-    shared-memory file (a read-only directory or mount).
-    """
-    log_path = resolve_log_path(path)
-    if not log_path.is_file():
-        raise LogNotFoundError(f"no eventkit log at {Path(path)}")
-    uri = log_path.resolve().as_uri()
-    last_error: Exception | None = None
-    for mode in ("mode=ro", "mode=ro&immutable=1"):
-        try:
-            conn = sqlite3.connect(f"{uri}?{mode}", uri=True, check_same_thread=False)
-            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        except sqlite3.DatabaseError as exc:
-            last_error = exc
-            continue
-        if "events" not in tables or "schema_migrations" not in tables:
-            conn.close()
-            raise NotAnEventLogError(f"{log_path} is not an eventkit log")
-        return conn
-    with sqlite_errors(f"opening {log_path}"):
-        raise last_error  # type: ignore[misc]
+__all__ = ["open_log_readonly", "stats"]
 
 
 def stats(path: str | os.PathLike[str]) -> dict[str, Any]:

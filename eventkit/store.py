@@ -34,6 +34,7 @@ from .errors import (
 )
 from .events import (
     EVENT_TYPES,
+    MAX_JSON_DEPTH,
     MAX_PAYLOAD_BYTES,
     SCHEMA_VERSION,
     Event,
@@ -57,6 +58,7 @@ _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 _ID_LOOKUP_CHUNK = 500
 _REPLAY_CHUNK = 2_000
 _BEGIN_ATTEMPTS = 5
+_FIELD_PARTS = 6  # a field path longer than this (deeply nested JSON) is cut short
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,13 @@ def _validation_error(exc: ValidationError, index: int) -> EventValidationError:
         loc = ["type"]
     elif loc and loc[0] in EVENT_TYPES:  # drop the discriminator's tag from the path
         loc = loc[1:]
-    field = ".".join(loc) or None
     detail = first["msg"]
+    if first["type"] in ("recursion_depth_exceeded", "recursion_loop"):  # past MAX_JSON_DEPTH
+        detail = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        loc = loc[:1]
+    if len(loc) > _FIELD_PARTS:
+        loc = [*loc[:_FIELD_PARTS], "…"]
+    field = ".".join(loc) or None
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return EventValidationError(f"{detail}{more}", index=index, field=field)
 
@@ -137,12 +144,26 @@ def _to_pending(item: object, index: int) -> _Pending:
         raise EventValidationError(
             f"expected an event model or dict, got {type(event).__name__}", index=index
         )
-    if event_id is not None and (not isinstance(event_id, str) or not event_id):
-        raise EventValidationError("must be a non-empty string", index=index, field="event_id")
+    if event_id is not None and (
+        not isinstance(event_id, str) or not event_id or not _is_unicode(event_id)
+    ):
+        raise EventValidationError(
+            "must be a non-empty string of valid Unicode", index=index, field="event_id"
+        )
+    if expected is not None and (
+        not isinstance(expected, int) or isinstance(expected, bool) or expected < 0
+    ):
+        raise EventValidationError(
+            f"must be a stream version (an integer >= 0), got {expected!r}",
+            index=index,
+            field="expected_version",
+        )
     try:
         payload = event_payload(event)
     except (PydanticSerializationError, UnicodeError, ValueError) as exc:
-        raise EventValidationError(f"cannot be stored as JSON: {exc}", index=index) from None
+        raise EventValidationError(
+            f"cannot be stored as JSON: {exc}", index=index, field=_unserializable_field(event)
+        ) from None
     # Cheap bound first: a str of n code points is at most 4n bytes of UTF-8.
     if len(payload) * 4 > MAX_PAYLOAD_BYTES and len(payload.encode()) > MAX_PAYLOAD_BYTES:
         raise PayloadTooLargeError(
@@ -152,9 +173,11 @@ def _to_pending(item: object, index: int) -> _Pending:
     metadata_text = None
     if metadata is not None:
         try:
+            if not isinstance(metadata, Mapping):
+                raise TypeError(f"got {type(metadata).__name__}")
             metadata_text = json.dumps(dict(metadata), ensure_ascii=False, allow_nan=False)
             metadata_text.encode()
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise EventValidationError(
                 f"must be a JSON object: {exc}", index=index, field="metadata"
             ) from None
@@ -168,6 +191,28 @@ def _to_pending(item: object, index: int) -> _Pending:
         metadata_text,
         expected,
     )
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogates), as SQLite needs it."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unserializable_field(event: Event) -> str | None:
+    """The first field of ``event`` that cannot be written as JSON (for the error)."""
+    serializer = event.__pydantic_serializer__
+    for name in type(event).model_fields:
+        try:
+            serializer.to_json(event, include={name})
+        except (PydanticSerializationError, UnicodeError, ValueError):
+            return name
+    return None
 
 
 def _decode(row: Sequence[Any], lenient: bool) -> StoredEvent:
