@@ -2,7 +2,8 @@
 
 Ratios are measured in one run on one machine (these machines are noisy: compare
 ratios, not seconds). Sizes: ``EVENTKIT_BENCH_EVENTS`` (read benchmark, default
-1,000,000), ``EVENTKIT_BENCH_10M=1`` adds a 10M-event scaling step.
+1,000,000), ``EVENTKIT_BENCH_10M=1`` adds a 10M-event step to the scaling and
+export benchmarks.
 """
 
 from __future__ import annotations
@@ -14,7 +15,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import bench_append, bench_import, bench_read, bench_replay, bench_scale
+from . import (
+    bench_append,
+    bench_export,
+    bench_generate,
+    bench_import,
+    bench_read,
+    bench_replay,
+    bench_scale,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
 
@@ -63,10 +72,20 @@ def _rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str, 
     for case in results["import"]["cases"]:
         rows.append(
             (
-                f"{case['case']} ({case['megabytes']:.0f} MB)",
+                f"{case['case']} ({case['megabytes']:.0f} MB, {case['files']:,} files)",
                 f"{case['eventkit_mb_per_s']:.1f} MB/s",
                 f"json.loads only {case['baseline_mb_per_s']:.0f} MB/s",
                 f"{case['ratio']:.2f}x",
+                "",
+            )
+        )
+    for case in results["generate"]["cases"]:
+        rows.append(
+            (
+                f"synth.generate ({case['events']:,} events)",
+                f"{case['generate_events_per_s']:,.0f} ev/s",
+                f"generate_log, projections off {case['generate_log_events_per_s']:,.0f} ev/s",
+                f"{case['share_of_build']:.2f} of the build",
                 "",
             )
         )
@@ -105,6 +124,7 @@ def _markdown(results: dict[str, dict[str, Any]], elapsed: float) -> str:
     lines.append(
         f"\nPeak memory of the read benchmark: {results['read']['peak_rss_mib']:,.0f} MiB."
     )
+    lines += bench_export.markdown(results["export"])
     return "\n".join(lines) + "\n"
 
 
@@ -116,7 +136,9 @@ def main() -> None:
         "replay": bench_replay.run(),
         "read": bench_read.run(),
         "import": bench_import.run(),
+        "generate": bench_generate.run(),
         "scale": bench_scale.run(),
+        "export": bench_export.run(),
     }
     text = _markdown(results, time.perf_counter() - start)
     RESULTS.write_text(text)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -34,6 +33,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from ._memory import peak_rss_mib
 
 DEFAULT_SIZES = [100_000, 1_000_000] + (
     [10_000_000] if os.environ.get("EVENTKIT_BENCH_10M") else []
@@ -46,10 +47,6 @@ def _timed(work: Callable[[], object]) -> float:
     start = time.perf_counter()
     work()
     return time.perf_counter() - start
-
-
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _child(events: int) -> dict[str, Any]:
@@ -71,10 +68,10 @@ def _child(events: int) -> dict[str, Any]:
         result["export"] = time.perf_counter() - start
         result["files"] = report.files
         result["dataset_mib"] = sum(p.stat().st_size for p in dataset.rglob("*")) / 2**20
-        result["peak_rss_export_mib"] = _peak_mib()
+        result["peak_rss_export_mib"] = peak_rss_mib()
 
         result["compact"] = _timed(lambda: ek.sql(dataset, "select 1"))
-        result["peak_rss_compact_mib"] = _peak_mib()
+        result["peak_rss_compact_mib"] = peak_rss_mib()
         for name, work in (
             ("typed_aggregate", lambda: ek.sql(dataset, AGGREGATE)),
             ("turns_df", lambda: ek.turns_df(dataset)),
@@ -93,6 +90,7 @@ def _child(events: int) -> dict[str, Any]:
         result["incremental_export"] = time.perf_counter() - start
         result["incremental_events"] = more.events
         result["incremental_compact"] = _timed(lambda: ek.sql(dataset, "select 1"))
+    result["peak_rss_mib"] = peak_rss_mib()
     return result
 
 
@@ -104,11 +102,10 @@ def _measure(events: int) -> dict[str, Any]:
         env={**os.environ, "TQDM_DISABLE": "1"},
     )
     out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
     if proc.returncode:
         raise RuntimeError(f"export run of {events:,} events failed ({proc.returncode})")
-    return {**json.loads(out), "peak_rss_mib": usage.ru_maxrss / 1024}
+    return json.loads(out)
 
 
 def run(
@@ -146,6 +143,29 @@ def run(
     return {"benchmark": "export", "rows": rows, "growth_per_event": growth, "passed": None}
 
 
+def markdown(export: dict[str, Any]) -> list[str]:
+    """The results as a Markdown section of ``results.md``."""
+    lines = [
+        "",
+        "## Parquet export and dataset queries",
+        "",
+        "| events | export | files | dataset | compact | typed aggregate | turns_df | "
+        "+1% export | peak RSS |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in export["rows"]:
+        lines.append(
+            f"| {row['events']:,} | {row['export']:.1f} s ({row['export_events_per_s']:,.0f} ev/s) "
+            f"| {row['files']:,} | {row['dataset_mib']:,.0f} MiB | {row['compact']:.2f} s "
+            f"| {row['typed_aggregate']:.3f} s | {row['turns_df']:.2f} s "
+            f"| {row['incremental_export']:.2f} s | {row['peak_rss_mib']:,.0f} MiB |"
+        )
+    lines += ["", "Cost per event relative to the smallest size (1.00x = linear):", ""]
+    for step, growth in export["growth_per_event"].items():
+        lines.append(f"- {step}: " + ", ".join(f"{g:.2f}x" for g in growth))
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)))
@@ -154,7 +174,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
     if args.child:
         print(json.dumps(_child(args.child)))
         return None
-    return run([int(s) for s in args.sizes.split(",") if s])
+    result = run([int(s) for s in args.sizes.split(",") if s])
+    print("\n".join(markdown(result)))
+    return result
 
 
 if __name__ == "__main__":

@@ -1,16 +1,18 @@
 """Importer throughput (MB/s) against the cost of just parsing the same JSON Lines.
 
-The real fixtures are copied ``--copies`` times with fresh session ids (so nothing
-is "already present") and imported into a new log; the baseline reads the same
-files and ``json.loads`` every line.
+The real fixtures of each format are copied with fresh ids (every UUID rewritten per
+copy, so nothing is "already present") until the corpus reaches ``--megabytes``
+(default 100 MB per format), and imported into a new log; the baseline reads the
+same files and ``json.loads`` every line.
 
-    python -m benchmarks.bench_import [--copies 40]
+    python -m benchmarks.bench_import [--megabytes 100]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import tempfile
 import time
@@ -50,7 +52,7 @@ def _parse_only(files: list[Path]) -> int:
     return lines
 
 
-def run(copies: int = 40, *, echo: Callable[[str], None] | None = print) -> dict[str, Any]:
+def run(megabytes: float = 100, *, echo: Callable[[str], None] | None = print) -> dict[str, Any]:
     import eventkit as ek
 
     say = echo or (lambda _line: None)
@@ -59,10 +61,9 @@ def run(copies: int = 40, *, echo: Callable[[str], None] | None = print) -> dict
         for fmt, importer in (("claude-code", ek.import_claude_code), ("codex", ek.import_codex)):
             folder = Path(tmp) / fmt
             folder.mkdir()
-            size = sum(
-                _replicate(src, folder, copies)
-                for src in sorted((FIXTURES / fmt.replace("-", "_")).glob("*.jsonl"))
-            )
+            sources = sorted((FIXTURES / fmt.replace("-", "_")).glob("*.jsonl"))
+            copies = math.ceil(megabytes * 1e6 / sum(p.stat().st_size for p in sources))
+            size = sum(_replicate(src, folder, copies) for src in sources)
             files = sorted(folder.glob("*.jsonl"))
             start = time.perf_counter()
             _parse_only(files)
@@ -75,6 +76,7 @@ def run(copies: int = 40, *, echo: Callable[[str], None] | None = print) -> dict
                 {
                     "case": f"import {fmt}",
                     "megabytes": mb,
+                    "files": len(files),
                     "events": report.events_written,
                     "eventkit_mb_per_s": mb / import_s,
                     "baseline_mb_per_s": mb / parse_s,
@@ -93,8 +95,8 @@ def run(copies: int = 40, *, echo: Callable[[str], None] | None = print) -> dict
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=40)
-    return run(parser.parse_args(argv).copies)
+    parser.add_argument("--megabytes", type=float, default=100)
+    return run(parser.parse_args(argv).megabytes)
 
 
 if __name__ == "__main__":

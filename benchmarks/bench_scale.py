@@ -21,6 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ._memory import peak_rss_mib
+
 DEFAULT_SIZES = [100_000, 1_000_000] + (
     [10_000_000] if os.environ.get("EVENTKIT_BENCH_10M") else []
 )
@@ -54,7 +56,7 @@ def _child(events: int) -> dict[str, float]:
             start = time.perf_counter()
             work()
             timings[name] = time.perf_counter() - start
-    return {"events": actual, **timings}
+    return {"events": actual, **timings, "peak_rss_mib": peak_rss_mib()}
 
 
 def _measure(events: int) -> dict[str, Any]:
@@ -65,11 +67,10 @@ def _measure(events: int) -> dict[str, Any]:
         env={**os.environ, "TQDM_DISABLE": "1"},
     )
     out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.wait()
     if proc.returncode:
         raise RuntimeError(f"scale run of {events:,} events failed ({proc.returncode})")
-    return {**json.loads(out), "peak_rss_mib": usage.ru_maxrss / 1024}
+    return json.loads(out)
 
 
 def run(

@@ -185,18 +185,19 @@ class _Session:
 
 def generate(
     seed: int = 0,
-    threads: int | None = 100,
+    threads: int | None = None,
     *,
     events: int | None = None,
     start: datetime = DEFAULT_START,
 ) -> Iterator[NewEvent]:
-    """Yield the events of ``threads`` sessions (or, with ``events``, about that many).
+    """Yield the events of ``threads`` sessions, or about ``events`` events.
 
-    Subagent threads come on top of ``threads``. The stream starts at ``start`` and
-    never holds more than one thread in memory.
+    With neither, 100 sessions; with both, whichever limit comes first. Subagent
+    threads come on top of ``threads``. The stream starts at ``start`` and never holds
+    more than one thread in memory.
     """
     if threads is None and events is None:
-        raise ValueError("give threads= or events=")
+        threads = 100
     s = _Session(seed, start)
     rng = s.rng
     projects = []

@@ -351,7 +351,7 @@ def test_long_duckdb_reads_do_not_hold_up_a_writer(reads_beside_a_writer):
 def test_duckdb_reads_do_not_fail_while_a_writer_appends(reads_beside_a_writer):
     run = reads_beside_a_writer
     assert run["read_errors"] == [], (
-        f"{len(run['read_errors'])} reads failed: {run['read_errors'][:3]}"
+        f"{len(run['read_errors'])} of {run['queries']} reads failed: {run['read_errors'][:3]}"
     )
     counts = run["counts"]
     assert counts == sorted(counts) and counts[-1] > counts[0], "the readers saw no growth"
