@@ -110,10 +110,13 @@ def test_agentcmd_thread_turns_and_messages(log_path: Path) -> None:
     started = payloads(log_path, "TurnStarted")
     completed = payloads(log_path, "TurnCompleted")
     assert len(started) == len(prompts) == 3
-    # The file ends without end_turn or a turn_duration line: the last turn stays open.
-    assert [t.id for t in completed] == [t.id for t in started[:-1]]
+    # No line records stop_reason (version 2.0.27) and no turn_duration line follows
+    # the last turn, but the file ends with the model's text answer, no tool waiting.
+    assert [t.id for t in completed] == [t.id for t in started]
     assert {t.outcome for t in completed} == {"success"}
-    assert report.counts["turns left open"] == 1
+    assert report.counts["turns left open"] == 0
+    last = events(log_path, "TurnCompleted")[-1]
+    assert last.metadata["completed_by"] == "final answer"
 
     messages = payloads(log_path, "MessageAdded")
     user_texts = [m.text for m in messages if m.role == "user"]
@@ -142,6 +145,44 @@ def test_agentcmd_usage_is_counted_once_per_response(log_path: Path) -> None:
     assert turn.usage.output_tokens == sum(u["output_tokens"] for u in per_response.values())
     reads = sum(u["cache_read_input_tokens"] for u in per_response.values())
     assert turn.usage.cache_read_tokens == reads
+
+
+@pytest.mark.parametrize("path", [AGENTCMD, SPOTTER], ids=["agentcmd", "spotter"])
+def test_token_totals_are_usage_once_per_response(path: Path, log_path: Path) -> None:
+    """The session's totals: each message.id's usage, from its last line, summed."""
+    import_claude_code(path, log_path, progress=False)
+    last: dict[str, dict] = {}
+    for r in records(path):
+        if r["type"] == "assistant" and not r.get("isSidechain"):
+            last[r["message"]["id"]] = r["message"]["usage"]
+    session = records(path)[1]["sessionId"]
+    own = [t for t in payloads(log_path, "TurnCompleted") if t.thread_id == session]
+    for field, key in (
+        ("input_tokens", "input_tokens"),
+        ("output_tokens", "output_tokens"),
+        ("cache_read_tokens", "cache_read_input_tokens"),
+        ("cache_write_tokens", "cache_creation_input_tokens"),
+    ):
+        expected = sum(u.get(key) or 0 for u in last.values())
+        assert sum(getattr(t.usage, field) for t in own) == expected, field
+
+
+def test_a_session_cut_during_a_tool_call_leaves_its_last_turn_open(
+    tmp_path: Path, log_path: Path
+) -> None:
+    lines = AGENTCMD.read_text().splitlines(keepends=True)
+    cut = max(i for i, line in enumerate(lines) if '"tool_use"' in line and '"assistant"' in line)
+    live = tmp_path / "live.jsonl"
+    live.write_text("".join(lines[: cut + 1]))
+    report = import_claude_code(live, log_path, progress=False)
+    started = payloads(log_path, "TurnStarted")
+    completed = payloads(log_path, "TurnCompleted")
+    assert [t.id for t in completed] == [t.id for t in started[:-1]]
+    assert report.counts["turns left open"] == 1
+    # the rest of the file arrives: the turn completes, once
+    live.write_text("".join(lines))
+    import_claude_code(live, log_path, progress=False)
+    assert len(payloads(log_path, "TurnCompleted")) == len(started)
 
 
 def test_spotter_subagent_becomes_a_child_thread(log_path: Path) -> None:
@@ -289,7 +330,8 @@ def test_tree_maps_variants(log_path: Path) -> None:
     assert [t.outcome for t in turns[SESSION_A]] == ["interrupted", "success", "error"]
     assert turns[SESSION_A][2].error == "API Error: 529 Overloaded"
     assert [t.outcome for t in turns[child_id]] == ["success"]  # end_turn
-    assert SESSION_B not in turns  # no end_turn: left open
+    # no end_turn, but the file ends with the model's answer: completed
+    assert [t.outcome for t in turns[SESSION_B]] == ["success"]
     assert report.skipped["user: local command (no model response)"] == 1  # /clear
     assert report.skipped["assistant: thinking block"] == 1
 
@@ -684,6 +726,9 @@ def test_line_warnings_are_capped_per_file(tmp_path: Path, log_path: Path) -> No
     named = [w for w in report.warnings if w.startswith(f"{path}:") and "invalid JSON" in w]
     assert [int(w.split(":")[1]) for w in named] == list(range(4, 14))  # the first ten
     assert f"{path}: 5 more line warning(s) not listed" in report.warnings
+    # the report itself names every skipped line
+    assert [(f, n) for f, n, _ in report.skipped_lines] == [(str(path), n) for n in range(4, 19)]
+    assert len(report.as_dict()["skipped_lines"]) == 15
     assert_rest_imported(log_path)
 
 

@@ -233,8 +233,11 @@ def test_final_answer_completes_a_turn_without_end_marker(store):
     (turn,) = stored(store, "TurnCompleted")
     answer = payloads(V040, "response_item", "message")[-1]
     assert answer[1]["role"] == "assistant"
+    text = answer[1]["content"][0]["text"]
+    # the answer is written twice (agent_message event and message item): the first counts
+    event = [n for n, p in payloads(V040, "event_msg", "agent_message") if p["message"] == text]
     assert turn.event.outcome == "success" and turn.metadata["inferred"] is True
-    assert turn.metadata["source"]["line"] == answer[0]
+    assert turn.metadata["source"]["line"] == min([answer[0], *event])
 
 
 def test_call_statuses_in_a_unified_exec_session(store):
@@ -611,6 +614,9 @@ def test_line_warnings_are_capped_per_file(store, tmp_path):
     named = [w for w in report.warnings if w.startswith(f"{path}:") and "invalid JSON" in w]
     assert [int(w.split(":")[1]) for w in named] == list(range(7, 17))  # the first ten
     assert f"{path}: 3 more line warning(s) not listed" in report.warnings
+    # the report itself names every skipped line
+    assert [(f, n) for f, n, _ in report.skipped_lines] == [(str(path), n) for n in range(7, 20)]
+    assert all(r.startswith("invalid JSON") for _, _, r in report.skipped_lines)
     assert_rest_imported(store)
 
 
@@ -626,3 +632,24 @@ def test_report_lists_events_written_per_type(store):
 
     again = import_codex([REAL, SYNTH], store, progress=False)
     assert again.events_written == 0 and not again.events_by_type
+
+
+@pytest.mark.parametrize(
+    "source", [TASKS, LEGACY, *sorted(REAL.glob("*.jsonl"))], ids=lambda p: p.name[:40]
+)
+def test_growing_file_completes_each_turn_once(source: Path, tmp_path: Path, store) -> None:
+    """Re-imported as it grows, a rollout never gets two completions for one turn."""
+    lines = source.read_text().splitlines(keepends=True)
+    live = tmp_path / source.name
+    for cut in range(3, len(lines), max(1, len(lines) // 12)):
+        live.write_text("".join(lines[:cut]))
+        import_codex(live, store, progress=False)
+    live.write_text("".join(lines))
+    import_codex(live, store, progress=False)
+    with ek.EventStore.open(tmp_path / "fresh.db") as fresh:
+        import_codex(live, fresh, progress=False)
+        for kind in ("TurnStarted", "ToolCallStarted", "ToolCallCompleted", "MessageAdded"):
+            assert len(stored(store, kind)) == len(stored(fresh, kind)), kind
+        turn_ids = [e.event.id for e in stored(store, "TurnCompleted")]
+        assert len(turn_ids) == len(set(turn_ids)), "a turn completed twice"
+        assert set(turn_ids) == {e.event.id for e in stored(fresh, "TurnCompleted")}

@@ -48,6 +48,8 @@ class ImportReport:
     """Models the price table does not know → turns whose cost was left empty."""
     prices_as_of: str | None = None
     """The price table's date, once a cost has been estimated from it."""
+    skipped_lines: list[tuple[str, int, str]] = field(default_factory=list)
+    """Every damaged line skipped: ``(file, line, reason)`` (warnings list the first few)."""
     _line_warnings: Counter[str] = field(default_factory=Counter, init=False, repr=False)
     _unlisted: Counter[str] = field(default_factory=Counter, init=False, repr=False)
 
@@ -58,6 +60,7 @@ class ImportReport:
         """Skip a damaged line: count it by reason and name it (``file:line``) in a warning."""
         self.skip(reason)
         text = f"{reason} ({detail})" if detail else reason
+        self.skipped_lines.append((str(file), line, text))
         self.warn_line(file, line, f"{text}; line skipped")
 
     def warn_line(self, file: object, line: int, message: str) -> None:
@@ -103,6 +106,10 @@ class ImportReport:
             "threads": self.threads,
             "lines_skipped": self.lines_skipped,
             "skipped": dict(sorted(self.skipped.items())),
+            "skipped_lines": [
+                {"file": file, "line": line, "reason": reason}
+                for file, line, reason in self.skipped_lines
+            ],
             "warnings": [*self.cost_warnings(), *self.warnings],
             "counts": dict(sorted(self.counts.items())),
             "cost_sources": dict(sorted(self.cost_sources.items())),
@@ -161,14 +168,17 @@ class EventWriter:
         metadata: dict | None,
         *,
         once: bool = False,
+        id_at: datetime | None = None,
     ) -> str:
         """Queue ``event`` with an id derived from its source identity; returns the id.
 
         ``once``: if the log already holds an event with this id, keep the stored one
         even when its payload differs (a summary such as TurnCompleted, whose usage or
         estimated cost a later import may compute differently).
+        ``id_at``: the time the id is derived from, when not the event's own ``at``
+        (a summary whose ``at`` moves as its source grows keeps one id).
         """
-        event_id = derived_id(event.at, *source_identity)
+        event_id = derived_id(id_at or event.at, *source_identity)
         self._pending.append(NewEvent(event, event_id=event_id, metadata=metadata))
         if once:
             self._once.add(event_id)

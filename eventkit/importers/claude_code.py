@@ -35,10 +35,12 @@ Usage and completion
     summed over its responses. A turn completes when the next prompt arrives, at
     its last response or tool result. The last turn of a thread completes only if
     its last response stopped with ``end_turn``, a ``system`` ``turn_duration`` or
-    ``stop_hook_summary`` line followed it, it was interrupted, or it failed;
-    otherwise it stays open. Outcome: ``interrupted`` after a "[Request
-    interrupted by user…]" marker, ``error`` after an API error line
-    (``isApiErrorMessage``; a later good response clears it), else ``success``.
+    ``stop_hook_summary`` line followed it, it was interrupted, or it failed, or
+    the file ends with the model's text answer and no tool call waiting
+    (``completed_by`` ``final answer``: transcripts seldom record ``stop_reason``);
+    otherwise it stays open and its usage is counted once it ends. Outcome:
+    ``interrupted`` after a "[Request interrupted by user…]" marker, ``error`` after
+    an API error line (``isApiErrorMessage``; a later good response clears it), else ``success``.
     Cost: a ``costUSD`` the log records for a response (older versions) is used
     (``cost_source`` ``recorded``); otherwise each response's usage is priced on its
     model from :mod:`eventkit.pricing` (1-hour cache writes, from
@@ -70,7 +72,9 @@ Skipped
 Ids are derived from the thread id, the record's uuid (or the tool_use id) and a
 role tag, so re-importing writes nothing. ThreadCreated, TurnStarted and
 TurnCompleted summarise several lines; once one is in the log a re-import keeps
-it, so re-importing a session that has grown since never conflicts.
+it (a TurnCompleted's id derives from its turn's start), so re-importing a session
+that has grown since never conflicts; a last turn inferred ended that then goes on
+keeps what the earlier import wrote.
 """
 
 from __future__ import annotations
@@ -212,6 +216,8 @@ class _Out:
     turn: _Turn | None = None
     """Set for a TurnStarted: built when written, so it carries the turn's model."""
     thread_id: str | None = None
+    id_at: datetime | None = None
+    """The time the id derives from, when not the event's ``at`` (TurnCompleted)."""
 
 
 @dataclass
@@ -233,6 +239,8 @@ class _Turn:
     interrupted: bool = False
     error: str | None = None
     ended_by: str | None = None
+    answered: bool = False
+    """The turn's latest response is text with no tool call after it."""
     thinking_blocks: int = 0
     thinking_chars: int = 0
 
@@ -418,7 +426,7 @@ class _Importer:
                 )
             events.append(event)
             if out.once:
-                once[derived_id(event.at, *out.identity)] = index
+                once[derived_id(out.id_at or event.at, *out.identity)] = index
         present = self._stored(once)
         skip = {index for event_id, index in once.items() if event_id in present}
         self.once_ids.update(once)
@@ -426,7 +434,7 @@ class _Importer:
             if index in skip:
                 self.report.events_already_present += 1
             else:
-                self.writer.add(event, out.identity, out.metadata)
+                self.writer.add(event, out.identity, out.metadata, id_at=out.id_at)
 
     def _stored(self, event_ids: Iterable[str]) -> set[str]:
         """The ids already queued by this import or stored in the log."""
@@ -852,6 +860,11 @@ class _FileImport:
                 self._tool_use(thread, turn, block, at, base)
             else:
                 self.report.skip(f"assistant: {kind} block")
+        kinds = [block.get("type") for block in blocks if isinstance(block, dict)]
+        if "tool_use" in kinds:
+            turn.answered = False
+        elif "text" in kinds:
+            turn.answered = True
 
     def _turn_for_response(self, thread: _Thread, record: dict, at: datetime, src: dict) -> _Turn:
         command = thread.command
@@ -914,9 +927,15 @@ class _FileImport:
     # ------------------------------------------------------------------ completion
 
     def _emit(
-        self, thread: _Thread, event: Event, identity: tuple, metadata: dict, once: bool = False
+        self,
+        thread: _Thread,
+        event: Event,
+        identity: tuple,
+        metadata: dict,
+        once: bool = False,
+        id_at: datetime | None = None,
     ) -> None:
-        thread.outs.append(_Out(event, identity, metadata, once))
+        thread.outs.append(_Out(event, identity, metadata, once, id_at=id_at))
 
     def _close_turn(self, thread: _Thread, reason: str) -> None:
         turn = thread.turn
@@ -956,7 +975,9 @@ class _FileImport:
             cost_source=cost_source,
             at=max(turn.last_at, turn.started_at),
         )
-        self._emit(thread, event, (thread.ns, turn.key, "TurnCompleted"), metadata, once=True)
+        # One id per turn (from its start), however far the file had grown when it ended.
+        identity = (thread.ns, turn.key, "TurnCompleted")
+        self._emit(thread, event, identity, metadata, once=True, id_at=turn.started_at)
 
     def _finish(self) -> None:
         threads = sorted(self.threads.values(), key=lambda t: t.parent_id is not None)
@@ -970,6 +991,11 @@ class _FileImport:
                     turn.ended_by = turn.ended_by or (
                         "interrupted" if turn.interrupted else "error"
                     )
+                open_calls = any(
+                    not call.done and call.turn is turn for call in thread.calls.values()
+                )
+                if not turn.ended_by and turn.answered and not open_calls:
+                    turn.ended_by = "final answer"  # the file ends after the model's answer
                 if turn.ended_by:
                     self._close_turn(thread, "end of file")
                 else:

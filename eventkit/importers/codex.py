@@ -25,8 +25,9 @@ Mapping (tested on rollouts of Codex CLI 0.40.0 and 0.125.0):
   AGENTS.md / user instructions, skills, shell-command and abort markers) and
   developer messages are skipped. An IDE prompt (``# Context from my IDE setup:``)
   keeps only the request; the IDE context goes to metadata. A prompt written both as
-  a ``message`` item and as a ``user_message`` event counts once (the item wins), as
-  does an answer written as ``message`` and ``agent_message``.
+  a ``message`` item and as a ``user_message`` event counts once (the one written
+  first; so the choice never changes as a live file grows), as does an answer written
+  as ``message`` and ``agent_message``.
 - Tools: ``function_call``, ``custom_tool_call``, ``local_shell_call`` and
   ``web_search_call`` → ToolCallStarted; their outputs (by ``call_id``) →
   ToolCallCompleted. Arguments that are not a JSON object are kept as
@@ -50,6 +51,11 @@ Mapping (tested on rollouts of Codex CLI 0.40.0 and 0.125.0):
   model the price table does not know leaves the cost empty and is named in the
   report (``unpriced_models``). A TurnCompleted already in the log is kept as it is
   on re-import, so a newer price table (or a grown file) never conflicts with it.
+- Growing files: ThreadCreated, TurnStarted, ToolCallCompleted and TurnCompleted
+  are written once (a TurnCompleted's id derives from its turn, not the line that
+  ended it). What a later line would change in them (a title or model not yet
+  known, a status an ``exec_command_end`` decides, a turn inferred ended that goes
+  on) stays as the first import wrote it; a fresh import of the whole file gives it.
 - ``thread_name_updated`` → ThreadRenamed.
 - Skipped with a reason (see the report): reasoning items and events, ghost
   snapshots, compaction summaries, duplicates, token counts without ``info``, payload
@@ -596,6 +602,18 @@ class _Turn:
     error: str | None = None
     closed: tuple[str, datetime, int, dict[str, Any]] | None = None
     """(outcome, at, line, metadata) once the turn has ended."""
+    started_at: datetime | None = None
+
+
+def _seen_twice(seen: dict[str, Counter[str]], kind: str, text: str) -> bool:
+    """Whether ``text`` was already written as the other kind (item/event); else note it."""
+    other = "event" if kind == "item" else "item"
+    key = _key(text)
+    if seen[other][key] > 0:
+        seen[other][key] -= 1
+        return True
+    seen[kind][key] += 1
+    return False
 
 
 def _import_file(path: Path, store: EventStore, report: ImportReport) -> None:
@@ -634,9 +652,12 @@ class _Session:
         self.calls: dict[str, str] = {}  # call id → turn id, for calls started
         self.call_names: dict[str, str] = {}
         self.completed: set[str] = set()
-        self.prompt_items = Counter(idx.prompt_items)
-        self.assistant_items = Counter(idx.assistant_items)
-        self.used_search_ends = {end for end, _ in idx.search_pairs.values()}
+        # A prompt or answer written twice (item and event) counts once: the one written
+        # first wins, so the choice never changes as the file grows.
+        self.prompts_seen: dict[str, Counter[str]] = {"item": Counter(), "event": Counter()}
+        self.answers_seen: dict[str, Counter[str]] = {"item": Counter(), "event": Counter()}
+        # ends read with a call written before them (an end written first is the call)
+        self.used_search_ends = {end for call, (end, _) in idx.search_pairs.items() if end > call}
 
     # ---------------------------------------------------------------- plumbing
 
@@ -767,7 +788,9 @@ class _Session:
             parent_thread_id=parent if isinstance(parent, str) and parent else None,
             at=at,
         )
-        self.emit(event, rec, meta=extras)
+        # Once: a file read while still short (no prompt or turn_context yet) gave the
+        # thread a title and model that a later import of the grown file would change.
+        self.emit(event, rec, meta=extras, once=True)
         self.report.threads += 1
         return True
 
@@ -794,13 +817,14 @@ class _Session:
         model = ctx.get("model") if isinstance(ctx.get("model"), str) else None
         start = self.usage.total if self.turns_seen else _ZERO
         self.turns_seen += 1
-        turn = _Turn(turn_id, start, model, rec.at, rec.line, from_task)
+        turn = _Turn(turn_id, start, model, rec.at, rec.line, from_task, started_at=rec.at)
         extras = {k: ctx[k] for k in _TURN_META_FIELDS if k in ctx}
         extras.update(meta)
         self.emit(
             TurnStarted(id=turn_id, thread_id=self.session_id, model=model, at=rec.at),
             rec,
             meta=extras,
+            once=True,  # its model may come from a turn_context written after it
         )
         self.turn = turn
         return turn
@@ -815,8 +839,8 @@ class _Session:
         self.complete(turn)
 
     def infer_end(self, turn: _Turn, outcome: str) -> None:
-        # Keyed by the turn's last line, so the same turn ends the same way whether the
-        # next turn or the end of the file (of a session still being written) ended it.
+        # At the turn's last line, so the same turn ends the same way whether the next
+        # turn or the end of the file (of a session still being written) ended it.
         turn.closed = (outcome, turn.last_at, turn.last_line, {"inferred": True})
 
     def close_turn(self, rec: _Record, outcome: str, meta: dict[str, Any]) -> None:
@@ -849,9 +873,12 @@ class _Session:
             # the turn ended before the call's output: it did not succeed
             reason = f"no output before the turn ended ({outcome})"
             self.complete_call(rec, call_id, "error", "", {"inferred": True, "reason": reason})
-        # Written once: a re-import keeps the stored turn even if its usage or its
-        # estimated cost (a newer price table) would come out differently now.
-        self.emit(event, rec, turn.id, meta=meta, once=True)
+        # Written once, with one id per turn (from its start, not from the line that
+        # ended it): a re-import keeps the stored turn even if the file has grown since
+        # or its estimated cost (a newer price table) would come out differently now.
+        metadata = {**meta, "source": self.source(rec)}
+        ident = (FORMAT, self.session_id, "TurnCompleted", turn.id)
+        self.writer.add(event, ident, metadata, once=True, id_at=turn.started_at)
         self.turn = None
 
     def active_turn(self, rec: _Record) -> _Turn:
@@ -946,9 +973,16 @@ class _Session:
             )
             if images:
                 meta["images"] = images
+            if _seen_twice(self.prompts_seen, "item", prompt):
+                self.report.skip("prompt item (duplicate of a user_message)")
+                return
             self.on_prompt(rec, prompt, meta)
         elif role == "assistant":
-            self.add_answer(rec, "\n".join(texts), p.get("phase"))
+            text = "\n".join(texts)
+            if _seen_twice(self.answers_seen, "item", text):
+                self.report.skip("assistant message (duplicate of an agent_message)")
+                return
+            self.add_answer(rec, text, p.get("phase"))
         elif role in ("developer", "system"):
             self.report.skip(f"{role} message (instructions)")
         else:
@@ -963,8 +997,7 @@ class _Session:
         if prompt is None:
             self.report.skip("context message (environment, instructions)")
             return
-        if self.prompt_items[_key(prompt)] > 0:
-            self.prompt_items[_key(prompt)] -= 1
+        if _seen_twice(self.prompts_seen, "event", prompt):
             self.report.skip("user_message (duplicate of a prompt item)")
             return
         self.on_prompt(rec, prompt, {"ide_context": ide} if ide else {})
@@ -992,8 +1025,7 @@ class _Session:
         if not isinstance(message, str):
             self.report.skip("agent_message without text")
             return
-        if self.assistant_items[_key(message)] > 0:
-            self.assistant_items[_key(message)] -= 1
+        if _seen_twice(self.answers_seen, "event", message):
             self.report.skip("agent_message (duplicate of an assistant message)")
             return
         self.add_answer(rec, message, rec.payload.get("phase"))
@@ -1097,7 +1129,9 @@ class _Session:
             output=output,
             at=rec.at,
         )
-        self.emit(event, rec, call_id, meta=meta or None)
+        # Once: its status can rest on lines written later (an exec_command_end after
+        # the output); a re-import of the grown file keeps the stored completion.
+        self.emit(event, rec, call_id, meta=meta or None, once=True)
         self.completed.add(call_id)
         if self.turn is not None and self.turn.id == turn_id:
             self.turn.open_calls.discard(call_id)
@@ -1126,6 +1160,11 @@ class _Session:
     def on_web_search(self, rec: _Record) -> None:
         p = rec.payload
         pair = self.idx.search_pairs.get(rec.line)
+        if pair is not None and pair[0] < rec.line:
+            # its web_search_end came first and was read as the call: the first record
+            # of a pair is the call, so the call is the same however far the file had grown
+            self.report.skip("web_search_call (read from its earlier web_search_end)")
+            return
         call_id = p.get("id") or p.get("call_id") or (pair[1] if pair else None)
         if not isinstance(call_id, str) or not call_id:
             call_id = derived_id(rec.at, FORMAT, self.session_id, self.file, "search", rec.line)
