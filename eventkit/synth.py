@@ -228,7 +228,7 @@ def generate(
             key, values = rng.choice(_SETTINGS)
             s.clock += timedelta(seconds=rng.randint(1, 30))
             yield s.emit(SettingChanged(key=key, value=rng.choice(values), at=s.clock), "setting")
-        if thread_no % 97 == 0:
+        if thread_no % 25 == 0:
             renamed = ProjectRenamed(
                 id=rng.choice(projects), name=f"{_PROJECTS[0]}-v{thread_no}", at=s.clock
             )

@@ -133,3 +133,8 @@ def test_claude_code_tokens_are_mostly_cache(generated):
     assert claude["cache_read_tokens"].sum() > 50 * claude["input_tokens"].sum()
     assert codex["reasoning_tokens"].sum() > 0 and claude["reasoning_tokens"].sum() == 0
     assert (turns["cost_source"] == "estimated").all()
+
+
+def test_the_sample_log_holds_every_event_type(sample_copy):
+    counts = ek.sql(sample_copy, "SELECT event_type, count(*) AS n FROM events GROUP BY 1")
+    assert set(counts["event_type"]) == set(EVENT_TYPES)
