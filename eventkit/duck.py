@@ -560,8 +560,8 @@ def _read_manifest(con: duckdb.DuckDBPyConnection, directory: Path, log: _Log) -
         return state
     # A log with this log_id whose history differs (a restored or diverged copy).
     probe = f"SELECT event_id FROM events WHERE sequence = {int(chunks[-1].last)}"
-    row = con.execute(f"SELECT * FROM sqlite_query('log', {quote_literal(probe)})").fetchone()
-    if row is None or row[0] != chunks[-1].last_event_id:
+    rows = _sqlite_rows(con, probe)
+    if not rows or rows[0][0] != chunks[-1].last_event_id:
         return state
     if not all((directory / chunk.name).is_dir() for chunk in chunks):
         return state
@@ -1105,11 +1105,23 @@ def _dataset_events_table(
 # ------------------------------------------------------------------ readers
 
 
+def _sqlite_rows(con: duckdb.DuckDBPyConnection, query: str) -> list[tuple]:
+    """Rows of an SQLite query on the attached log, on a cursor closed at once.
+
+    A result left pending on a long-lived connection keeps its SQLite read open, and
+    other reads of the log in this process then fail with "database disk image is
+    malformed" while another process appends (tests/reliability).
+    """
+    with contextlib.closing(con.cursor()) as cursor:
+        probe = f"SELECT * FROM sqlite_query('log', {quote_literal(query)})"
+        return cursor.execute(probe).fetchall()
+
+
 def _attach(log: _Log) -> duckdb.DuckDBPyConnection:
     con = _new_duckdb()
     try:
         con.execute(f"ATTACH {quote_literal(str(log.path))} AS log (TYPE sqlite, READ_ONLY)")
-        con.execute("SELECT count(*) FROM log.log_info").fetchone()
+        _sqlite_rows(con, "SELECT count(*) FROM log_info")
     except BaseException:
         con.close()
         raise
@@ -1177,9 +1189,7 @@ class _Reader:
                 "SELECT (SELECT value FROM log_info WHERE key = 'log_id'), "
                 "(SELECT max(sequence) FROM events)"
             )
-            log_id, last = self.con.execute(
-                f"SELECT * FROM sqlite_query('log', {quote_literal(probe)})"
-            ).fetchone()
+            ((log_id, last),) = _sqlite_rows(self.con, probe)
         except (OSError, duckdb.Error, RuntimeError):
             return False
         if log_id != self.log.log_id:

@@ -342,12 +342,6 @@ def test_long_duckdb_reads_do_not_hold_up_a_writer(reads_beside_a_writer):
     assert ek.audit(run["log"], checks=["projections_agree"]) == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="read side: DuckDB reads in a process that also holds eventkit's shared reader "
-    "sometimes fail with 'database disk image is malformed' while another process "
-    "appends (the file stays intact); reported to the read-side owner",
-)
 def test_duckdb_reads_do_not_fail_while_a_writer_appends(reads_beside_a_writer):
     run = reads_beside_a_writer
     assert run["read_errors"] == [], (
