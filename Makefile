@@ -34,15 +34,15 @@ test: $(STAMP) lint $(SAMPLE)
 	TQDM_DISABLE=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check eventkit tests benchmarks
-	$(BIN)/ruff format --check eventkit tests benchmarks
+	$(BIN)/ruff check eventkit tests benchmarks data
+	$(BIN)/ruff format --check eventkit tests benchmarks data
 
 # The deterministic sample log the notebooks read, built from data/.
-$(SAMPLE): $(STAMP) $(wildcard eventkit/*.py eventkit/importers/*.py data/fixtures/*/*.jsonl)
-	$(BIN)/python -m eventkit.sample $(SAMPLE)
+$(SAMPLE): $(STAMP) data/build_sample.py $(wildcard eventkit/*.py eventkit/*/*.py data/fixtures/*/*.jsonl)
+	$(BIN)/python data/build_sample.py $(SAMPLE)
 
 sample: $(STAMP)
-	$(BIN)/python -m eventkit.sample $(SAMPLE)
+	$(BIN)/python data/build_sample.py $(SAMPLE)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

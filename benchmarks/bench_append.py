@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from eventkit.events import (
+from eventkit.catalog.events import (
     ApprovalResolved,
     CheckpointCreated,
     CheckpointRestored,
@@ -45,8 +45,8 @@ from eventkit.events import (
     TurnCompleted,
     TurnStarted,
 )
-from eventkit.migrations import BUSY_TIMEOUT_MS, migrations_dir, split_statements
-from eventkit.store import EventStore
+from eventkit.log.migrations import BUSY_TIMEOUT_MS, migrations_dir, split_statements
+from eventkit.log.store import EventStore
 
 DEFAULT_EVENTS = 100_000
 BATCH_SIZES = (1, 100, 1_000)

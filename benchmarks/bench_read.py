@@ -181,7 +181,7 @@ def run(
         os.environ["EVENTKIT_CACHE"] = "0"
 
     import eventkit as ek
-    from eventkit import duck
+    from eventkit.read import duck
 
     duck.close_readers()
     with sqlite3.connect(log) as conn:

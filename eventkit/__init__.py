@@ -9,22 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
-    ConcurrencyError,
-    DuplicateEventError,
-    EventkitError,
-    EventValidationError,
-    LogNotFoundError,
-    MigrationError,
-    NewerSchemaError,
-    NotAnEventLogError,
-    PayloadTooLargeError,
-    ReadOnlyError,
-    StorageError,
-    UnknownEventTypeError,
-    UnsupportedSchemaError,
-)
-from .events import (
+from eventkit.catalog.events import (
     EVENT_CLASSES,
     EVENT_TYPES,
     SCHEMA_VERSION,
@@ -54,39 +39,56 @@ from .events import (
     new_id,
     parse_event,
 )
-from .migrations import open_or_create_db, run_migrations
-from .projections import catch_up, rebuild_projections
-from .store import EventStore, NewEvent
+from eventkit.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventkitError,
+    EventValidationError,
+    LogNotFoundError,
+    MigrationError,
+    NewerSchemaError,
+    NotAnEventLogError,
+    PayloadTooLargeError,
+    ReadOnlyError,
+    ReportError,
+    SourceNotFoundError,
+    StorageError,
+    UnknownEventTypeError,
+    UnsupportedSchemaError,
+)
+from eventkit.log.migrations import open_or_create_db, run_migrations
+from eventkit.log.projections import catch_up, rebuild_projections
+from eventkit.log.store import EventStore, NewEvent
 
 __version__ = "0.1.0"
 
 # Public names that live in modules loaded on first use (they import DuckDB/pandas).
 _LAZY = {
-    "connect_duckdb": "duck",
-    "sql": "duck",
-    "events_df": "frames",
-    "projects_df": "frames",
-    "threads_df": "frames",
-    "turns_df": "frames",
-    "messages_df": "frames",
-    "tool_calls_df": "frames",
-    "checkpoints_df": "frames",
-    "settings_df": "frames",
-    "turn_metrics": "metrics",
-    "thread_summary": "metrics",
-    "model_breakdown": "metrics",
-    "generate_log": "synth",
-    "generate": "synth",
-    "audit": "audits",
+    "connect_duckdb": "read.duck",
+    "sql": "read.duck",
+    "events_df": "read.frames",
+    "projects_df": "read.frames",
+    "threads_df": "read.frames",
+    "turns_df": "read.frames",
+    "messages_df": "read.frames",
+    "tool_calls_df": "read.frames",
+    "checkpoints_df": "read.frames",
+    "settings_df": "read.frames",
+    "turn_metrics": "read.metrics",
+    "thread_summary": "read.metrics",
+    "model_breakdown": "read.metrics",
+    "generate_log": "apps.synth",
+    "generate": "apps.synth",
+    "audit": "apps.audit",
     "import_claude_code": "importers",
     "import_codex": "importers",
     "import_t3code": "importers",
     "ImportReport": "importers",
-    "export_parquet": "export",
-    "ExportReport": "export",
-    "merge": "merging",
-    "backup": "backups",
-    "report": "reports",
+    "export_parquet": "scale.export",
+    "ExportReport": "scale.export",
+    "merge": "log.merge",
+    "backup": "log.backup",
+    "report": "apps.report",
 }
 
 __all__ = [
@@ -115,6 +117,8 @@ __all__ = [
     "ProjectDeleted",
     "ProjectRenamed",
     "ReadOnlyError",
+    "ReportError",
+    "SourceNotFoundError",
     "SettingChanged",
     "StorageError",
     "StoredEvent",
@@ -155,8 +159,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .duck import connect_duckdb, sql  # noqa: F401
-    from .frames import (  # noqa: F401
+    from eventkit.read.duck import connect_duckdb, sql  # noqa: F401
+    from eventkit.read.frames import (  # noqa: F401
         checkpoints_df,
         events_df,
         messages_df,
@@ -166,4 +170,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         tool_calls_df,
         turns_df,
     )
-    from .metrics import model_breakdown, thread_summary, turn_metrics  # noqa: F401
+    from eventkit.read.metrics import model_breakdown, thread_summary, turn_metrics  # noqa: F401

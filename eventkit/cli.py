@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import errors
+from eventkit import errors
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -103,7 +103,8 @@ def _is_missing(value: Any) -> bool:
 
 @command("init")
 def _init(args: argparse.Namespace) -> int:
-    from .migrations import log_info, open_or_create_db, resolve_log_path
+    from eventkit.log.files import resolve_log_path
+    from eventkit.log.migrations import log_info, open_or_create_db
 
     conn = open_or_create_db(args.log)
     try:
@@ -116,8 +117,8 @@ def _init(args: argparse.Namespace) -> int:
 
 @command("append")
 def _append(args: argparse.Namespace) -> int:
-    from .jsonl import read_event_lines
-    from .store import EventStore
+    from eventkit.log.jsonl import read_event_lines
+    from eventkit.log.store import EventStore
 
     if args.file == "-":
         events = read_event_lines(sys.stdin.buffer, "<stdin>")
@@ -151,7 +152,7 @@ def _append(args: argparse.Namespace) -> int:
 
 @command("stats")
 def _stats(args: argparse.Namespace) -> int:
-    from .stats import stats
+    from eventkit.read.stats import stats
 
     result = stats(args.log)
     if args.json:
@@ -176,10 +177,10 @@ def _stats(args: argparse.Namespace) -> int:
 
 @command("generate")
 def _generate(args: argparse.Namespace) -> int:
-    from .synth import generate_log
+    from eventkit.apps.synth import generate_log
 
     if args.force:
-        from .migrations import resolve_log_path
+        from eventkit.log.files import resolve_log_path
 
         target = resolve_log_path(args.log)
         for suffix in ("", "-wal", "-shm"):
@@ -192,7 +193,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 @command("sql")
 def _sql(args: argparse.Namespace) -> int:
-    from .duck import sql
+    from eventkit.read.duck import sql
 
     print_frame(args, sql(args.log, args.query))
     return 0
@@ -200,7 +201,7 @@ def _sql(args: argparse.Namespace) -> int:
 
 @command("views")
 def _views(args: argparse.Namespace) -> int:
-    from .duck import connect_duckdb
+    from eventkit.read.duck import connect_duckdb
 
     con = connect_duckdb(args.log)
     try:
@@ -224,7 +225,7 @@ def _views(args: argparse.Namespace) -> int:
 
 @command("summary")
 def _summary(args: argparse.Namespace) -> int:
-    from .metrics import summary
+    from eventkit.read.metrics import summary
 
     sections = summary(args.log)
     if args.json:
@@ -261,8 +262,8 @@ def _summary(args: argparse.Namespace) -> int:
 
 @command("project")
 def _project(args: argparse.Namespace) -> int:
-    from .migrations import open_or_create_db
-    from .projections import catch_up, rebuild_projections
+    from eventkit.log.migrations import open_or_create_db
+    from eventkit.log.projections import catch_up, rebuild_projections
 
     conn = open_or_create_db(args.log)
     try:
@@ -279,7 +280,7 @@ def _project(args: argparse.Namespace) -> int:
 
 @command("import")
 def _import(args: argparse.Namespace) -> int:
-    from . import importers
+    from eventkit import importers
 
     importer = {
         "claude-code": importers.import_claude_code,
@@ -301,7 +302,7 @@ def _import(args: argparse.Namespace) -> int:
 
 @command("audit")
 def _audit(args: argparse.Namespace) -> int:
-    from .audits import audit, violations
+    from eventkit.apps.audit import audit, violations
 
     findings = audit(args.log, checks=args.check or None)
     failed = violations(findings)
@@ -323,7 +324,7 @@ def _audit(args: argparse.Namespace) -> int:
 
 @command("report")
 def _report(args: argparse.Namespace) -> int:
-    from .reports import report
+    from eventkit.apps.report import report
 
     out = report(args.log, args.out, include_code=args.with_code)
     print(f"report written to {out}")
@@ -332,7 +333,7 @@ def _report(args: argparse.Namespace) -> int:
 
 @command("merge")
 def _merge(args: argparse.Namespace) -> int:
-    from .merging import merge
+    from eventkit.log.merge import merge
 
     result = merge(args.sources, args.into)
     print(json.dumps(result.as_dict(), indent=2) if args.json else result)
@@ -341,7 +342,7 @@ def _merge(args: argparse.Namespace) -> int:
 
 @command("export")
 def _export(args: argparse.Namespace) -> int:
-    from .export import export_parquet
+    from eventkit.scale.export import export_parquet
 
     result = export_parquet(args.logs, args.parquet)
     print(json.dumps(result.as_dict(), indent=2) if args.json else result)
@@ -350,7 +351,7 @@ def _export(args: argparse.Namespace) -> int:
 
 @command("backup")
 def _backup(args: argparse.Namespace) -> int:
-    from .backups import backup
+    from eventkit.log.backup import backup
 
     result = backup(args.log, args.dest, overwrite=args.overwrite)
     print(
@@ -459,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from . import __version__
+    from eventkit import __version__
 
     return f"eventkit {__version__}"
 

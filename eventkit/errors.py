@@ -1,4 +1,4 @@
-"""One error tree for eventkit; SQLite driver errors are mapped onto it here, and only here.
+"""One error tree for eventkit; driver errors (SQLite, DuckDB, pyarrow, Spark) are mapped here.
 
 EventkitError
 ├── EventValidationError        bad input: names the batch index and the field
@@ -8,10 +8,12 @@ EventkitError
 ├── UnknownEventTypeError       typed replay met a type this catalog does not know
 ├── UnsupportedSchemaError      an event's schema_version is not one this code reads
 ├── LogNotFoundError            the read side was pointed at a path that does not exist
+├── SourceNotFoundError         an importer was pointed at input that does not exist
 ├── NotAnEventLogError          not SQLite, or SQLite with a foreign schema
 ├── MigrationError              an applied migration differs from the packaged one
 │   └── NewerSchemaError        the log was written by a newer eventkit
 ├── ReadOnlyError               an attempt to write through the read side
+├── ReportError                 the report notebook failed while running against a log
 └── StorageError                any other database failure (the driver's message kept)
 """
 
@@ -78,6 +80,14 @@ class LogNotFoundError(EventkitError, FileNotFoundError):
     """A path given to the read side does not exist."""
 
 
+class SourceNotFoundError(EventkitError, FileNotFoundError):
+    """An importer's input (an agent's log file or folder) does not exist."""
+
+
+class ReportError(EventkitError):
+    """The report notebook failed while running against the log."""
+
+
 class NotAnEventLogError(EventkitError):
     """The file is not SQLite, or holds a schema that is not an eventkit log."""
 
@@ -98,17 +108,53 @@ class StorageError(EventkitError):
     """A database failure not covered by a more specific error."""
 
 
+_DRIVERS = ("sqlite3", "_sqlite3", "duckdb", "_duckdb", "pyarrow", "pyspark", "py4j")
+SCHEMA_MARKER = "eventkit: unsupported schema_version"
+"""Text a read-side query raises (DuckDB ``error()``) when it meets an unknown schema_version."""
+
+
+def is_driver_error(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from a database or data driver eventkit uses (by its module)."""
+    return any(
+        (klass.__module__ or "").split(".")[0] in _DRIVERS for klass in type(exc).__mro__[:-1]
+    )
+
+
+def map_driver_error(exc: BaseException, context: str) -> EventkitError:
+    """The eventkit error for a failure of SQLite, DuckDB, pyarrow or Spark.
+
+    The one boundary where driver exceptions become eventkit's: no driver is imported
+    here; exceptions are recognized by the module that defines them.
+    """
+    if isinstance(exc, EventkitError):
+        return exc
+    message = str(exc).strip() or type(exc).__name__
+    lowered = message.lower()
+    if SCHEMA_MARKER in message:
+        detail = message[message.index(SCHEMA_MARKER) + len(SCHEMA_MARKER) :].lstrip(": ")
+        detail = detail.splitlines()[0] if detail else "unknown schema_version"
+        return UnsupportedSchemaError(f"{context}: {detail}")
+    if "file is not a database" in lowered or "file is encrypted" in lowered:
+        return NotAnEventLogError(f"{context}: not an SQLite database ({message})")
+    if "append-only" in lowered:
+        return StorageError(f"{context}: {message}")
+    if "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
+        return ReadOnlyError(f"{context}: the log is read-only here ({message})")
+    return StorageError(f"{context}: {message}")
+
+
 @contextlib.contextmanager
-def sqlite_errors(context: str) -> Iterator[None]:
-    """Map ``sqlite3`` exceptions raised inside the block onto the eventkit tree."""
+def driver_errors(context: str) -> Iterator[None]:
+    """Map driver exceptions raised inside the block onto the eventkit tree."""
     try:
         yield
-    except sqlite3.DatabaseError as exc:
-        message = str(exc)
-        if "file is not a database" in message or "file is encrypted" in message:
-            raise NotAnEventLogError(f"{context}: not an SQLite database ({message})") from exc
-        if "append-only" in message:
-            raise StorageError(f"{context}: {message}") from exc
-        if isinstance(exc, sqlite3.OperationalError) and "readonly" in message:
-            raise ReadOnlyError(f"{context}: the log is read-only here ({message})") from exc
-        raise StorageError(f"{context}: {message}") from exc
+    except Exception as exc:
+        if isinstance(exc, EventkitError) or not (
+            is_driver_error(exc) or isinstance(exc, sqlite3.Error)
+        ):
+            raise
+        raise map_driver_error(exc, context) from exc
+
+
+sqlite_errors = driver_errors
+"""The same boundary, by the name the write side has always used."""

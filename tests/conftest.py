@@ -13,6 +13,7 @@ import eventkit as ek
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "data" / "fixtures"
 sys.path.insert(0, str(Path(__file__).parent))  # test helpers such as randomlog
+sys.path.insert(0, str(ROOT / "data"))  # build_sample, the sample log recipe
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
@@ -44,7 +45,7 @@ def small_log(tmp_path: Path) -> Path:
 
 def pytest_configure(config):
     """The notebooks read data/sample.db; build it when a bare `pytest` finds none."""
-    from eventkit.sample import SAMPLE_LOG, build_sample_log
+    from build_sample import SAMPLE_LOG, build_sample_log
 
     if not SAMPLE_LOG.exists():
         build_sample_log(SAMPLE_LOG)
@@ -56,7 +57,7 @@ def sample_copy(tmp_path: Path) -> Path:
     import sqlite3
     from contextlib import closing
 
-    from eventkit.sample import SAMPLE_LOG
+    from build_sample import SAMPLE_LOG
 
     target = tmp_path / "sample.db"
     with closing(sqlite3.connect(SAMPLE_LOG)) as src, closing(sqlite3.connect(target)) as dst:

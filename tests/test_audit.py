@@ -11,7 +11,7 @@ from conftest import at
 
 import eventkit as ek
 from eventkit import cli
-from eventkit.audits import available_checks, violations
+from eventkit.apps.audit import available_checks, violations
 
 
 def _base(store: ek.EventStore) -> None:

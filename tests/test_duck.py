@@ -20,9 +20,9 @@ from pydantic_core import to_json
 from randomlog import random_events
 
 import eventkit as ek
-from eventkit import duck, frames
-from eventkit.columns import EVENT_COLUMNS, typed_columns, view_name
-from eventkit.events import EVENT_CLASSES
+from eventkit.catalog.columns import EVENT_COLUMNS, typed_columns, view_name
+from eventkit.catalog.events import EVENT_CLASSES
+from eventkit.read import duck, frames
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -311,7 +311,7 @@ def test_a_store_file_or_in_memory_is_a_source(tmp_path, events) -> None:
 _READ_ONLY_CHECK = """
 import os, sys, json
 import eventkit as ek
-from eventkit import frames
+from eventkit.read import frames
 log, warm = sys.argv[1], sys.argv[2]
 # Load everything lazily imported while still privileged (the interpreter may live
 # where an unprivileged user cannot read).

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from eventkit import events
-from eventkit.events import (
+from eventkit.catalog import events
+from eventkit.catalog.events import (
     EVENT_CLASSES,
     EVENT_TYPES,
     Event,

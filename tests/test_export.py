@@ -17,9 +17,11 @@ import pytest
 from randomlog import random_events
 
 import eventkit as ek
-from eventkit import cli, export, frames
-from eventkit.columns import columns_of, view_name
-from eventkit.events import EVENT_TYPES
+from eventkit import cli
+from eventkit.catalog.columns import columns_of, view_name
+from eventkit.catalog.events import EVENT_TYPES
+from eventkit.read import frames
+from eventkit.scale import export
 
 pytestmark = pytest.mark.filterwarnings("error")
 

@@ -12,7 +12,7 @@ import pytest
 from randomlog import random_events
 
 import eventkit as ek
-from eventkit import frames
+from eventkit.read import frames
 
 pytestmark = pytest.mark.filterwarnings("error")
 

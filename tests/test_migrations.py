@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from eventkit.errors import EventkitError, MigrationError, NewerSchemaError, NotAnEventLogError
-from eventkit.migrations import (
+from eventkit.log.migrations import (
     BUSY_TIMEOUT_MS,
     known_migrations,
     log_info,
@@ -344,7 +344,7 @@ OPEN_SCRIPT = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from eventkit.migrations import log_info, open_or_create_db
+    from eventkit.log.migrations import log_info, open_or_create_db
     go = Path(sys.argv[2])
     print("ready", flush=True)
     while not go.exists():

@@ -106,7 +106,7 @@ def test_wheel_carries_the_package_and_its_migrations(wheel):
     for module in ("__init__", "events", "store", "migrations", "errors"):
         assert f"eventkit/{module}.py" in names
     # data the package reads at run time: the price table and the report notebook
-    assert "eventkit/data/prices.json" in names
+    assert "eventkit/catalog/prices.json" in names
     assert "eventkit/notebooks/session_analytics.ipynb" in names
     assert not any(n.startswith(("tests/", "data/", "notebooks/", "benchmarks/")) for n in names)
 
@@ -128,7 +128,7 @@ def test_installed_package_creates_a_log_and_appends(venv_python, elsewhere):
             import json, sqlite3
             from datetime import datetime, timezone
             import eventkit as ek
-            from eventkit.migrations import migrations_dir
+            from eventkit.log.migrations import migrations_dir
 
             conn = ek.open_or_create_db("logs")
             store = ek.EventStore(conn)

@@ -1,6 +1,6 @@
 """Cost estimation: the shipped price table, model resolution, arithmetic, and the importers.
 
-Expected costs are computed here from ``eventkit/data/prices.json`` itself, not written down.
+Expected costs are computed here from ``eventkit/catalog/prices.json`` itself, not written down.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 import eventkit as ek
-from eventkit import pricing
+from eventkit.apps.synth import PROFILES
+from eventkit.catalog import pricing
 from eventkit.importers.claude_code import import_claude_code
 from eventkit.importers.codex import import_codex
-from eventkit.synth import PROFILES
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLE_FILE = ROOT / "eventkit" / "data" / "prices.json"
+TABLE_FILE = ROOT / "eventkit" / "catalog" / "prices.json"
 TABLE = json.loads(TABLE_FILE.read_text())
 CLAUDE = [ROOT / "data" / "fixtures" / "claude_code", ROOT / "tests" / "fixtures" / "claude_code"]
 CODEX = [ROOT / "data" / "fixtures" / "codex", ROOT / "tests" / "fixtures" / "codex"]
@@ -99,7 +99,7 @@ def test_table_prices_every_fixture_and_generator_model() -> None:
 
 def test_table_ships_in_the_package() -> None:
     # Read through the package (importlib.resources), the way an installed wheel is read.
-    assert pricing.PRICES.origin == "eventkit/data/prices.json"
+    assert pricing.PRICES.origin == "eventkit/catalog/prices.json"
     assert pricing.PRICES.as_of == TABLE["as_of"]
 
 

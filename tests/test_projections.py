@@ -11,9 +11,9 @@ import pytest
 from randomlog import random_batches, random_events
 
 import eventkit as ek
-from eventkit import projections
-from eventkit.events import format_timestamp
-from eventkit.tool_categories import CATEGORIES, TOOL_CATEGORIES, tool_category
+from eventkit.catalog.events import format_timestamp
+from eventkit.catalog.tool_categories import CATEGORIES, TOOL_CATEGORIES, tool_category
+from eventkit.log import projections
 
 TABLES = (
     "projection_projects",
@@ -57,7 +57,7 @@ def _payload_value(event: ek.Event, field: str) -> str:
 def reference(events: list[ek.Event], conn: sqlite3.Connection) -> dict[str, dict[str, tuple]]:
     """Replay ``events`` (sequence order) by docs/semantics.md, one event at a time.
 
-    Deliberately naive and independent of eventkit.projections: counts are
+    Deliberately naive and independent of eventkit.log.projections: counts are
     recomputed from the finished rows, JSON text is cut out of the payload.
     """
     projects: dict[str, dict] = {}

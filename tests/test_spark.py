@@ -38,7 +38,7 @@ ENTITIES = {"turns": "turn_id", "threads": "thread_id", "tool_calls": "tool_call
 
 @pytest.fixture(scope="session")
 def spark():
-    from eventkit.spark import spark_session
+    from eventkit.scale.spark import spark_session
 
     session = spark_session()
     yield session
@@ -82,7 +82,7 @@ def generated(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> tuple[Path, Path]:
     """A copy of the sample log (generated sessions and imported real logs), its dataset."""
-    from eventkit.sample import SAMPLE_LOG
+    from build_sample import SAMPLE_LOG
 
     tmp = tmp_path_factory.mktemp("sample")
     log = tmp / "sample.db"
@@ -159,8 +159,8 @@ def assert_same(got: pd.DataFrame, want: pd.DataFrame, key: str, obj: str) -> No
 
 @with_logs("generated", "sample")
 def test_counts_per_event_type_equal_the_log(spark, src_and_dataset) -> None:
-    from eventkit.columns import view_name
-    from eventkit.spark import read_events, register_views
+    from eventkit.catalog.columns import view_name
+    from eventkit.scale.spark import read_events, register_views
 
     log, dataset = src_and_dataset
     expected = log_counts(log)
@@ -175,7 +175,7 @@ def test_counts_per_event_type_equal_the_log(spark, src_and_dataset) -> None:
 
 
 def test_generated_schemas_equal_what_spark_reads_from_the_files(spark, sample) -> None:
-    from eventkit.spark import event_schema, events_schema, read_events
+    from eventkit.scale.spark import event_schema, events_schema, read_events
 
     log, dataset = sample
     root = f"{dataset}/events"
@@ -196,7 +196,7 @@ def test_generated_schemas_equal_what_spark_reads_from_the_files(spark, sample) 
 
 @with_logs("generated", "sample", "irregular", "two_logs")
 def test_entity_views_equal_entity_frames(spark, src_and_dataset) -> None:
-    from eventkit.spark import register_views, to_pandas
+    from eventkit.scale.spark import register_views, to_pandas
 
     src, dataset = src_and_dataset
     register_views(spark, dataset)
@@ -210,7 +210,7 @@ def test_entity_views_equal_entity_frames(spark, src_and_dataset) -> None:
 
 @with_logs("generated", "sample")
 def test_spark_metrics_equal_pandas_metrics(spark, src_and_dataset) -> None:
-    from eventkit.spark import core_metrics, to_pandas
+    from eventkit.scale.spark import core_metrics, to_pandas
 
     src, dataset = src_and_dataset
     metrics = core_metrics(spark, dataset)  # registers the views too
@@ -246,7 +246,7 @@ def test_spark_metrics_equal_pandas_metrics(spark, src_and_dataset) -> None:
 
 
 def test_only_the_events_the_manifest_lists_are_read(spark, generated, tmp_path) -> None:
-    from eventkit.spark import read_events, register_views
+    from eventkit.scale.spark import read_events, register_views
 
     log, original = generated
     dataset = tmp_path / "dataset"
@@ -272,7 +272,7 @@ def test_only_the_events_the_manifest_lists_are_read(spark, generated, tmp_path)
 
 
 def test_paths_are_uris_as_well(spark, generated) -> None:
-    from eventkit.spark import _hadoop_text, read_events
+    from eventkit.scale.spark import _hadoop_text, read_events
 
     log, dataset = generated
     assert read_events(spark, dataset.as_uri() + "/").count() == sum(log_counts(log).values())
@@ -285,7 +285,7 @@ def test_an_unknown_schema_version_fails_the_typed_read(spark, generated, tmp_pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from eventkit.spark import read_events
+    from eventkit.scale.spark import read_events
 
     dataset = tmp_path / "dataset"
     shutil.copytree(generated[1], dataset)
@@ -300,7 +300,7 @@ def test_an_unknown_schema_version_fails_the_typed_read(spark, generated, tmp_pa
 
 
 def test_unknown_event_types_and_breakdown_keys_are_refused(spark) -> None:
-    from eventkit.spark import event_schema, model_breakdown
+    from eventkit.scale.spark import event_schema, model_breakdown
 
     with pytest.raises(ValueError, match="unknown event type 'Nope'"):
         event_schema("Nope")

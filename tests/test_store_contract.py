@@ -15,18 +15,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from eventkit import errors
-from eventkit.errors import (
-    ConcurrencyError,
-    DuplicateEventError,
-    EventkitError,
-    EventValidationError,
-    PayloadTooLargeError,
-    ReadOnlyError,
-    StorageError,
-    UnknownEventTypeError,
-    UnsupportedSchemaError,
-)
-from eventkit.events import (
+from eventkit.catalog.events import (
     EVENT_CLASSES,
     EVENT_TYPES,
     MAX_PAYLOAD_BYTES,
@@ -53,8 +42,19 @@ from eventkit.events import (
     UnknownEvent,
     format_timestamp,
 )
-from eventkit.migrations import open_or_create_db
-from eventkit.store import EventStore, NewEvent
+from eventkit.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventkitError,
+    EventValidationError,
+    PayloadTooLargeError,
+    ReadOnlyError,
+    StorageError,
+    UnknownEventTypeError,
+    UnsupportedSchemaError,
+)
+from eventkit.log.migrations import open_or_create_db
+from eventkit.log.store import EventStore, NewEvent
 
 STORED_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 T0 = datetime(2025, 5, 1, 9, 30, 0, tzinfo=UTC)

@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 
 import eventkit as ek
-from eventkit.audits import violations
-from eventkit.events import EVENT_TYPES
-from eventkit.synth import PROFILES, TOOL_KINDS, generate
+from eventkit.apps.audit import violations
+from eventkit.apps.synth import PROFILES, TOOL_KINDS, generate
+from eventkit.catalog.events import EVENT_TYPES
 
 
 def _key(item) -> tuple:

@@ -43,7 +43,7 @@ Usage and completion
     an API error line (``isApiErrorMessage``; a later good response clears it), else ``success``.
     Cost: a ``costUSD`` the log records for a response (older versions) is used
     (``cost_source`` ``recorded``); otherwise each response's usage is priced on its
-    model from :mod:`eventkit.pricing` (1-hour cache writes, from
+    model from :mod:`eventkit.catalog.pricing` (1-hour cache writes, from
     ``usage.cache_creation``, at their own rate) and the turn's cost is ``estimated``.
     A model the price table does not know leaves the cost empty and is named in the
     report (``unpriced_models``).
@@ -92,8 +92,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ..errors import LogNotFoundError
-from ..events import (
+from eventkit.catalog.events import (
     Event,
     MessageAdded,
     ThreadCreated,
@@ -105,8 +104,8 @@ from ..events import (
     derived_id,
     parse_timestamp,
 )
-from ..store import EventStore
-from ._common import (
+from eventkit.errors import LogNotFoundError
+from eventkit.importers.common import (
     INVALID_JSON,
     TRUNCATED_LAST_LINE,
     UNKNOWN_RECORD_TYPE,
@@ -119,6 +118,7 @@ from ._common import (
     truncate_output,
     turn_cost,
 )
+from eventkit.log.store import EventStore
 
 FORMAT = "claude-code"
 PROVIDER = "claude-code"

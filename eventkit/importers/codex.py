@@ -47,7 +47,7 @@ Mapping (tested on rollouts of Codex CLI 0.40.0 and 0.125.0):
   ``output_tokens`` includes reasoning. A counter that goes down (a restarted process)
   is added to, not subtracted from.
 - Cost: rollouts record none, so a turn's usage is priced on its model (its
-  ``turn_context``) from :mod:`eventkit.pricing` (``cost_source`` ``estimated``). A
+  ``turn_context``) from :mod:`eventkit.catalog.pricing` (``cost_source`` ``estimated``). A
   model the price table does not know leaves the cost empty and is named in the
   report (``unpriced_models``). A TurnCompleted already in the log is kept as it is
   on re-import, so a newer price table (or a grown file) never conflicts with it.
@@ -81,9 +81,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .._progress import progress_bar
-from ..errors import DuplicateEventError, EventkitError, LogNotFoundError
-from ..events import (
+from eventkit.catalog.events import (
     Event,
     MessageAdded,
     ThreadCreated,
@@ -95,8 +93,8 @@ from ..events import (
     TurnStarted,
     derived_id,
 )
-from ..store import EventStore
-from ._common import (
+from eventkit.errors import DuplicateEventError, EventkitError, LogNotFoundError
+from eventkit.importers.common import (
     INVALID_JSON,
     TRUNCATED_LAST_LINE,
     UNKNOWN_RECORD_TYPE,
@@ -109,6 +107,8 @@ from ._common import (
     truncate_output,
     turn_cost,
 )
+from eventkit.log.store import EventStore
+from eventkit.progress import progress_bar
 
 FORMAT = "codex"
 PROVIDER = "codex"

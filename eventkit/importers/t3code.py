@@ -64,9 +64,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .._progress import progress_bar
-from ..errors import DuplicateEventError, EventkitError, LogNotFoundError
-from ..events import (
+from eventkit.catalog.events import (
     ApprovalResolved,
     CheckpointCreated,
     CheckpointRestored,
@@ -86,8 +84,16 @@ from ..events import (
     TurnStarted,
     derived_id,
 )
-from ..store import EventStore
-from ._common import EventWriter, ImportReport, open_log, source_timestamp, truncate_output
+from eventkit.errors import DuplicateEventError, EventkitError, LogNotFoundError
+from eventkit.importers.common import (
+    EventWriter,
+    ImportReport,
+    open_log,
+    source_timestamp,
+    truncate_output,
+)
+from eventkit.log.store import EventStore
+from eventkit.progress import progress_bar
 
 FORMAT = "t3code"
 DEFAULT_PROVIDER = "t3code"

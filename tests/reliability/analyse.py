@@ -11,7 +11,7 @@ import pickle
 import sys
 
 import eventkit as ek
-from eventkit.stats import stats
+from eventkit.read.stats import stats
 
 QUERIES = {
     "types": "SELECT event_type, count(*) AS n FROM events GROUP BY 1 ORDER BY 1",

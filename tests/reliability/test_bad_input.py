@@ -4,7 +4,7 @@ Every catalog payload is broken one way at a time — a field missing, of the wr
 type, out of range (negative counts and costs, NaN, counts past 64 bits), a naive
 or impossible timestamp, a lone surrogate, an unknown event type, a field the
 catalog does not have, JSON nested too deeply — and sent through the store (as a
-dict in a batch), through :func:`eventkit.jsonl.read_event_lines` and through
+dict in a batch), through :func:`eventkit.log.jsonl.read_event_lines` and through
 ``eventkit append``. Each must raise :class:`EventValidationError` naming the batch
 index (or the line) and the field, write nothing, and consume no sequence number:
 the next good append gets the last sequence + 1. Fixed-size cases (a payload over
@@ -36,10 +36,10 @@ from pydantic import JsonValue
 
 import eventkit as ek
 from eventkit import cli
+from eventkit.catalog.events import EVENT_CLASSES, EVENT_TYPES, MAX_PAYLOAD_BYTES, TokenUsage
 from eventkit.errors import EventValidationError, PayloadTooLargeError
-from eventkit.events import EVENT_CLASSES, EVENT_TYPES, MAX_PAYLOAD_BYTES, TokenUsage
-from eventkit.jsonl import read_event_lines
-from eventkit.store import EventStore, NewEvent
+from eventkit.log.jsonl import read_event_lines
+from eventkit.log.store import EventStore, NewEvent
 
 settings.register_profile(
     "eventkit-reliability",
@@ -436,7 +436,7 @@ def test_ten_thousand_levels_of_nesting(log: Log):
 
 
 def test_a_just_acceptable_depth_round_trips(log: Log):
-    from eventkit.events import MAX_JSON_DEPTH
+    from eventkit.catalog.events import MAX_JSON_DEPTH
 
     # {"x": nested(n)} is n + 2 levels of objects
     payload = {**VALID["ToolCallStarted"], "input": {"x": nested(MAX_JSON_DEPTH - 2)}}

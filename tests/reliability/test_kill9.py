@@ -34,9 +34,9 @@ from pathlib import Path
 import pytest
 import workload
 
-from eventkit.audits import projection_differences
-from eventkit.events import event_payload
-from eventkit.store import EventStore
+from eventkit.apps.audit import projection_differences
+from eventkit.catalog.events import event_payload
+from eventkit.log.store import EventStore
 
 ROUNDS = int(os.environ.get("EVENTKIT_KILL_ROUNDS") or 20)
 SEED = int(os.environ.get("EVENTKIT_KILL_SEED") or random.SystemRandom().randrange(2**32))

@@ -19,7 +19,7 @@ import time
 import traceback
 from datetime import UTC, datetime, timedelta
 
-from eventkit.events import (
+from eventkit.catalog.events import (
     ApprovalResolved,
     CheckpointCreated,
     Event,
@@ -34,7 +34,7 @@ from eventkit.events import (
     TurnStarted,
     derived_id,
 )
-from eventkit.store import EventStore, NewEvent
+from eventkit.log.store import EventStore, NewEvent
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 MIN_BATCH = 11

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
-from .errors import EventValidationError
-from .events import parse_event
-from .store import NewEvent, _to_pending, _validation_error
+from eventkit.catalog.events import parse_event
+from eventkit.errors import EventValidationError
+from eventkit.log.store import NewEvent, _to_pending, _validation_error
 
 _ENVELOPE_KEYS = {"event", "event_id", "metadata", "expected_version"}
 

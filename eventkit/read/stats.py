@@ -6,9 +6,8 @@ import os
 from contextlib import closing
 from typing import Any
 
-from .errors import sqlite_errors
-from .migrations import resolve_log_path
-from .readonly import open_log_readonly
+from eventkit.errors import sqlite_errors
+from eventkit.log.files import open_log_readonly, resolve_log_path
 
 __all__ = ["open_log_readonly", "stats"]
 

@@ -8,11 +8,11 @@ URI (``s3a://bucket/dataset``); paths are handed to Spark as text, never to path
 The dataset is what :func:`eventkit.export_parquet` writes (layout in
 ``eventkit/export.py``): ``events/event_type=<type>/date=<day>/part-….parquet`` and the
 manifest, which says which events it holds; Spark reads those only, as DuckDB does.
-Spark schemas are generated from the catalog (:mod:`eventkit.columns`).
+Spark schemas are generated from the catalog (:mod:`eventkit.catalog.columns`).
 :func:`register_views` creates the temp views ``events``, one per event type
 (``turn_completed``…), ``tool_categories`` and the entities ``threads``, ``turns``,
 ``tool_calls`` and ``turn_metrics``, replayed with Spark SQL by the rules of
-``docs/semantics.md`` as :mod:`eventkit.frames` replays them in DuckDB: several logs
+``docs/semantics.md`` as :mod:`eventkit.read.frames` replays them in DuckDB: several logs
 replay as one, in ``(source_log, sequence)`` order.
 """
 
@@ -43,12 +43,12 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from .columns import Column, columns_of, view_name
-from .duck import DATASET_ENVELOPE, DATASET_FORMAT, DATASET_MANIFEST
-from .errors import LogNotFoundError, NotAnEventLogError, UnsupportedSchemaError
-from .events import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSION
-from .metrics import BREAKDOWN_KEYS
-from .tool_categories import TOOL_CATEGORIES
+from eventkit.catalog.columns import Column, columns_of, view_name
+from eventkit.catalog.events import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSION
+from eventkit.catalog.tool_categories import TOOL_CATEGORIES
+from eventkit.errors import LogNotFoundError, NotAnEventLogError, UnsupportedSchemaError
+from eventkit.read.duck import DATASET_ENVELOPE, DATASET_FORMAT, DATASET_MANIFEST
+from eventkit.read.metrics import BREAKDOWN_KEYS
 
 SPARK_TYPES: dict[str, DataType] = {
     "VARCHAR": StringType(),
@@ -58,7 +58,7 @@ SPARK_TYPES: dict[str, DataType] = {
     "BOOLEAN": BooleanType(),
     "TIMESTAMPTZ": TimestampType(),  # an instant; shown in the session time zone (UTC)
 }
-"""Column type (:class:`eventkit.columns.Column`) -> Spark type."""
+"""Column type (:class:`eventkit.catalog.columns.Column`) -> Spark type."""
 
 PARTITIONS: tuple[StructField, ...] = (
     StructField("event_type", StringType()),
@@ -265,7 +265,7 @@ def _ident(name: str) -> str:
 
 # ------------------------------------------------------------------ replay SQL
 #
-# The rules' vocabulary, as in eventkit.frames: an entity is *created* by its first
+# The rules' vocabulary, as in eventkit.read.frames: an entity is *created* by its first
 # creation event (children: the first whose thread was created before it); later
 # events apply only after it. "Before" is replay order, (source_log, sequence): a
 # dataset of several logs replays as one log, the logs in log_id order. Spark has no
@@ -416,7 +416,7 @@ FROM started s LEFT JOIN done d USING (id) LEFT JOIN call_counts n USING (id)
 
 def _tool_calls_sql() -> str:
     # tool_category: the exact name first, then case-insensitively, else 'other' — the
-    # lookup of eventkit.tool_categories.tool_category, over its table.
+    # lookup of eventkit.catalog.tool_categories.tool_category, over its table.
     return f"""
 WITH {_THREADS_CREATED},
 {_CALLS},
@@ -441,7 +441,8 @@ LEFT JOIN folded ON folded.tool = lower(c.tool)
 
 
 def _turn_metrics_sql() -> str:
-    # eventkit.metrics.turn_metrics: provider from the thread, model the turn's else the thread's.
+    # As eventkit.read.metrics.turn_metrics: provider from the thread, model the turn's
+    # else the thread's.
     return """
 SELECT t.turn_id, t.thread_id, th.project_id, th.provider,
     coalesce(t.model, th.model) AS model, t.status,

@@ -21,7 +21,7 @@ from functools import cache
 
 from pydantic import BaseModel, JsonValue
 
-from .events import EVENT_CLASSES, Event
+from eventkit.catalog.events import EVENT_CLASSES, Event
 
 ENVELOPE_FIELDS = ("type", "at")
 """Model fields carried by the envelope (``event_type``, ``occurred_at``), not by columns."""

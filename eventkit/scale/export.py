@@ -6,10 +6,10 @@ The dataset is a directory that DuckDB, pyarrow and Spark read with hive partiti
     DIR/events/event_type=<EventType>/date=<YYYY-MM-DD>/part-<source_log>-<first>-<last>.parquet
 
 A part file holds events of one type, on one UTC day of ``occurred_at``, from one log:
-the envelope (:data:`~eventkit.duck.DATASET_ENVELOPE`: ``source_log`` — the log's
+the envelope (:data:`~eventkit.read.duck.DATASET_ENVELOPE`: ``source_log`` — the log's
 ``log_id`` —, ``sequence``, ``event_id``, ``stream_id``, ``stream_version``,
 ``occurred_at``, ``recorded_at``, ``schema_version``, ``payload``, ``metadata``), then
-the type's payload columns from :mod:`eventkit.columns`, as the DuckDB typed views
+the type's payload columns from :mod:`eventkit.catalog.columns`, as the DuckDB typed views
 have them (JSON as text, timestamps as ``timestamp[us, UTC]``). ``first`` and
 ``last`` are the lowest and highest sequence in the file. An event type this eventkit
 does not know gets the envelope only. ``event_type`` and ``date`` are in the path only.
@@ -40,12 +40,12 @@ from typing import Any
 
 import duckdb
 
-from . import duck
-from ._progress import progress_bar
-from .columns import EVENTS_COLUMNS
-from .errors import EventkitError
-from .events import EVENT_TYPES, format_timestamp
-from .migrations import DEFAULT_LOG_NAME
+from eventkit.catalog.columns import EVENTS_COLUMNS
+from eventkit.catalog.events import EVENT_TYPES, format_timestamp
+from eventkit.errors import EventkitError
+from eventkit.log.files import DEFAULT_LOG_NAME
+from eventkit.progress import progress_bar
+from eventkit.read import duck
 
 BATCH_EVENTS = 250_000
 """Sequences exported (and committed to the manifest) at a time."""

@@ -21,8 +21,9 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
-from .columns import view_name
-from .duck import (
+from eventkit.catalog.columns import view_name
+from eventkit.catalog.events import format_timestamp
+from eventkit.read.duck import (
     REPLAY_SCHEMA,
     arrow_to_pandas,
     duckdb_error,
@@ -31,7 +32,6 @@ from .duck import (
     quote_literal,
     session,
 )
-from .events import format_timestamp
 
 # ------------------------------------------------------------------ filters
 
@@ -245,7 +245,7 @@ FROM created c LEFT JOIN deltas d USING (id)
 
 def tool_calls_sql(cond: str = "true") -> str:
     # tool_category: the exact name first, then case-insensitively, else 'other' —
-    # the lookup of eventkit.tool_categories.tool_category, over its table.
+    # the lookup of eventkit.catalog.tool_categories.tool_category, over its table.
     return f"""
 WITH {_tool_calls_ctes(cond)},
 approvals AS (

@@ -20,19 +20,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from . import projections
-from .errors import (
-    ConcurrencyError,
-    DuplicateEventError,
-    EventkitError,
-    EventValidationError,
-    PayloadTooLargeError,
-    StorageError,
-    UnknownEventTypeError,
-    UnsupportedSchemaError,
-    sqlite_errors,
-)
-from .events import (
+from eventkit.catalog.events import (
     EVENT_TYPES,
     MAX_JSON_DEPTH,
     MAX_PAYLOAD_BYTES,
@@ -48,7 +36,19 @@ from .events import (
     stream_id_of,
     utc_now,
 )
-from .migrations import open_or_create_db
+from eventkit.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventkitError,
+    EventValidationError,
+    PayloadTooLargeError,
+    StorageError,
+    UnknownEventTypeError,
+    UnsupportedSchemaError,
+    sqlite_errors,
+)
+from eventkit.log import projections
+from eventkit.log.migrations import open_or_create_db
 
 _COLUMNS = (
     "sequence, event_id, event_type, stream_id, stream_version, occurred_at, "
@@ -452,7 +452,7 @@ class EventStore:
         """Events with sequence >= ``sequence``, ascending.
 
         Unknown event types raise :class:`UnknownEventTypeError` unless ``lenient``,
-        which yields them as :class:`~eventkit.events.UnknownEvent`.
+        which yields them as :class:`~eventkit.catalog.events.UnknownEvent`.
         """
         where, params = ["sequence >= ?"], [sequence]
         if types is not None:

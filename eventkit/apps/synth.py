@@ -27,7 +27,7 @@ Claude Code sessions, two Codex CLI rollouts; figures per turn) and kept as data
   restores (reverted sessions), renames, archives, deletions, subagent threads and
   setting changes.
 
-Costs are estimated with :mod:`eventkit.pricing` (``cost_source = "estimated"``).
+Costs are estimated with :mod:`eventkit.catalog.pricing` (``cost_source = "estimated"``).
 """
 
 from __future__ import annotations
@@ -39,8 +39,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from ._progress import progress_bar
-from .events import (
+from eventkit.catalog.events import (
     ApprovalResolved,
     CheckpointCreated,
     CheckpointRestored,
@@ -62,8 +61,9 @@ from .events import (
     TurnStarted,
     derived_id,
 )
-from .pricing import estimate_cost
-from .store import EventStore, NewEvent
+from eventkit.catalog.pricing import estimate_cost
+from eventkit.log.store import EventStore, NewEvent
+from eventkit.progress import progress_bar
 
 DEFAULT_START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 

@@ -17,12 +17,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .errors import MigrationError, NewerSchemaError, NotAnEventLogError, sqlite_errors
-from .events import format_timestamp, new_id, utc_now
+from eventkit.catalog.events import format_timestamp, new_id, utc_now
+from eventkit.errors import MigrationError, NewerSchemaError, NotAnEventLogError, sqlite_errors
+from eventkit.log.files import SQLITE_HEADER, resolve_log_path
 
-SQLITE_HEADER = b"SQLite format 3\x00"
-LOG_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-DEFAULT_LOG_NAME = "events.db"
 BUSY_TIMEOUT_MS = 60_000
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_([A-Za-z0-9_]+)\.sql$")
@@ -41,10 +39,10 @@ class Migration:
 
 def migrations_dir() -> Path:
     """Where the migration files are: inside the installed package, or the repo root."""
-    packaged = Path(__file__).parent / "migrations"
+    packaged = Path(__file__).parents[1] / "migrations"
     if packaged.is_dir():
         return packaged
-    source_tree = Path(__file__).parent.parent / "migrations"
+    source_tree = Path(__file__).parents[2] / "migrations"
     if source_tree.is_dir():
         return source_tree
     raise MigrationError(f"migration files not found (looked in {packaged} and {source_tree})")
@@ -62,14 +60,6 @@ def known_migrations() -> tuple[Migration, ...]:
     if versions != list(range(1, len(found) + 1)):
         raise MigrationError(f"migration versions must run 1, 2, 3… without gaps: {versions}")
     return tuple(found)
-
-
-def resolve_log_path(path: str | os.PathLike[str]) -> Path:
-    """The log file a path names: a file, a path with a log suffix, or a directory's events.db."""
-    path = Path(path)
-    if path.is_file() or path.suffix.lower() in LOG_SUFFIXES:
-        return path
-    return path / DEFAULT_LOG_NAME
 
 
 def open_or_create_db(path: str | os.PathLike[str]) -> sqlite3.Connection:

@@ -275,7 +275,7 @@ def _after_deletion(con) -> Iterator[Finding]:
 
 @check("known_event_types")
 def _known_types(con) -> Iterator[Finding]:
-    from .events import EVENT_TYPES
+    from eventkit.catalog.events import EVENT_TYPES
 
     known = ", ".join(f"'{t}'" for t in EVENT_TYPES)
     for event_type, seqs in _rows(
@@ -294,7 +294,7 @@ def _known_types(con) -> Iterator[Finding]:
 
 def projection_differences(conn: sqlite3.Connection) -> Iterator[Finding]:
     """Compare a log's projection tables with a fresh replay of its events."""
-    from .projections import TABLES, rebuild_projections
+    from eventkit.log.projections import TABLES, rebuild_projections
 
     with closing(sqlite3.connect(":memory:", isolation_level=None)) as fresh:
         conn.backup(fresh)
@@ -322,9 +322,9 @@ def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
 
     An empty list, or only ``info`` findings, means the log is sound.
     """
-    from .duck import connect_duckdb
-    from .stats import open_log_readonly
-    from .store import EventStore
+    from eventkit.log.store import EventStore
+    from eventkit.read.duck import connect_duckdb
+    from eventkit.read.stats import open_log_readonly
 
     unknown = set(checks or ()) - set(_CHECKS) - {"projections_agree"}
     if unknown:

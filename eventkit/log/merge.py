@@ -19,11 +19,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ._progress import progress_bar
-from .errors import DuplicateEventError, EventkitError, sqlite_errors
-from .events import EVENT_TYPES
-from .stats import open_log_readonly
-from .store import EventStore, NewEvent
+from eventkit.catalog.events import EVENT_TYPES
+from eventkit.errors import DuplicateEventError, EventkitError, sqlite_errors
+from eventkit.log.store import EventStore, NewEvent
+from eventkit.progress import progress_bar
+from eventkit.read.stats import open_log_readonly
 
 BATCH_SIZE = 1_000
 

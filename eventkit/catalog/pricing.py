@@ -1,7 +1,7 @@
 """Estimated cost of agent turns, from a dated price table shipped with eventkit.
 
 Logs rarely record what a turn cost. When one does not, the importers estimate it
-from ``eventkit/data/prices.json``: standard-tier public list prices in USD per
+from ``eventkit/catalog/prices.json``: standard-tier public list prices in USD per
 million tokens for input, output, cache reads and cache writes, per model, with the
 date they were read (:data:`PRICES_AS_OF`) and a source note per provider. Such a
 cost is stored with ``cost_source="estimated"``; a model the table does not know
@@ -32,8 +32,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import EventkitError
-from .events import TokenUsage
+from eventkit.catalog.events import TokenUsage
+from eventkit.errors import EventkitError
 
 RATE_FIELDS = ("input", "output", "cache_read", "cache_write")
 """The four rates every model has, USD per million tokens."""
@@ -102,7 +102,7 @@ class PriceTable:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PriceTable:
-        """A table from a JSON file of the same shape as ``eventkit/data/prices.json``."""
+        """A table from a JSON file of the same shape as ``eventkit/catalog/prices.json``."""
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -154,8 +154,10 @@ def _price(model: str, entry: dict[str, Any]) -> Price:
 
 
 def _default_table() -> PriceTable:
-    source = resources.files("eventkit").joinpath("data", "prices.json")
-    return PriceTable(json.loads(source.read_text(encoding="utf-8")), "eventkit/data/prices.json")
+    source = resources.files("eventkit.catalog").joinpath("prices.json")
+    return PriceTable(
+        json.loads(source.read_text(encoding="utf-8")), "eventkit/catalog/prices.json"
+    )
 
 
 PRICES = _default_table()

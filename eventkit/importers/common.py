@@ -10,9 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import pricing
-from ..events import Event, ProjectCreated, TokenUsage, derived_id, parse_timestamp
-from ..store import EventStore, NewEvent
+from eventkit.catalog import pricing
+from eventkit.catalog.events import Event, ProjectCreated, TokenUsage, derived_id, parse_timestamp
+from eventkit.log.store import EventStore, NewEvent
 
 BATCH_SIZE = 1_000
 MAX_TOOL_OUTPUT_CHARS = 256 * 1024
@@ -240,7 +240,7 @@ def turn_cost(
     """``(cost_usd, cost_source, metadata)`` of a completed turn, counted in the report.
 
     Recorded costs win. Tokens without one are priced from the shipped table
-    (:mod:`eventkit.pricing`), which makes the turn's cost ``estimated``. Tokens on a
+    (:mod:`eventkit.catalog.pricing`), which makes the turn's cost ``estimated``. Tokens on a
     model the table does not know leave the cost empty and the model is reported. A
     turn without tokens costs 0.
     """

@@ -5,7 +5,9 @@ real public agent logs in ``data/fixtures/``. Same inputs, same events and event
 only ``recorded_at`` and the log's ``log_id`` differ between builds, and nothing
 compared by the notebooks depends on them.
 
-    python -m eventkit.sample [OUT]        # default: data/sample.db
+    python data/build_sample.py [OUT]        # default: data/sample.db
+
+A repository script, not part of the package: it reads the ``data/`` folder beside it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DATA = REPO_ROOT / "data"
+DATA = Path(__file__).resolve().parent
 SAMPLE_LOG = DATA / "sample.db"
 SAMPLE_THREADS = 30
 SAMPLE_SEED = 7  # 30 sessions of this seed hold all 17 event types
@@ -22,9 +23,9 @@ SAMPLE_SEED = 7  # 30 sessions of this seed hold all 17 event types
 
 def build_sample_log(out: str | Path = SAMPLE_LOG, *, data: Path = DATA) -> Path:
     """(Re)build the sample log at ``out`` from ``data/``; returns its path."""
-    from .importers import import_claude_code, import_codex
-    from .store import EventStore
-    from .synth import generate_log
+    from eventkit.apps.synth import generate_log
+    from eventkit.importers import import_claude_code, import_codex
+    from eventkit.log.store import EventStore
 
     out = Path(out)
     for suffix in ("", "-wal", "-shm"):

@@ -21,8 +21,19 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import LogNotFoundError, NotAnEventLogError, sqlite_errors
-from .migrations import resolve_log_path
+from eventkit.errors import LogNotFoundError, NotAnEventLogError, sqlite_errors
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+LOG_SUFFIXES = (".db", ".sqlite", ".sqlite3")
+DEFAULT_LOG_NAME = "events.db"
+
+
+def resolve_log_path(path: str | os.PathLike[str]) -> Path:
+    """The log file a path names: a file, a path with a log suffix, or a directory's events.db."""
+    path = Path(path)
+    if path.is_file() or path.suffix.lower() in LOG_SUFFIXES:
+        return path
+    return path / DEFAULT_LOG_NAME
 
 
 def ro_uri(path: Path, *, immutable: bool = False) -> str:

@@ -14,10 +14,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._progress import progress_bar
-from .errors import EventkitError, StorageError, sqlite_errors
-from .migrations import resolve_log_path
-from .stats import open_log_readonly
+from eventkit.errors import EventkitError, StorageError, sqlite_errors
+from eventkit.log.files import resolve_log_path
+from eventkit.progress import progress_bar
+from eventkit.read.stats import open_log_readonly
 
 PAGES_PER_STEP = 4096
 

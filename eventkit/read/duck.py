@@ -6,7 +6,7 @@ downloading anything), attaches the log as ``log`` and creates views:
 - ``events``: the envelope, timestamps as TIMESTAMPTZ;
 - one typed view per catalog event type (``turn_completed``…): envelope columns
   ``sequence, event_id, stream_id, stream_version, occurred_at`` then the model's
-  columns from :mod:`eventkit.columns`, extracted from the payload with their types;
+  columns from :mod:`eventkit.catalog.columns`, extracted from the payload with their types;
 - ``projects``, ``threads``, ``turns``, ``messages``, ``tool_calls``,
   ``checkpoints``, ``settings`` over the projection tables;
 - a ``tool_categories`` table (tool name -> category) for joins.
@@ -14,7 +14,7 @@ downloading anything), attaches the log as ``log`` and creates views:
 A Parquet dataset written by :func:`~eventkit.export_parquet` is read the same way:
 the same ``events`` and typed views (hive-partitioned Parquet, plus ``source_log``),
 and since a dataset has no projection tables, entity views replayed from the events
-by :mod:`eventkit.frames`. Large datasets are read through a compacted copy in the
+by :mod:`eventkit.read.frames`. Large datasets are read through a compacted copy in the
 cache directory (a file per event type, extended as the dataset grows).
 
 Nothing here creates, migrates or writes a log. A log DuckDB cannot open in place
@@ -65,8 +65,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from .columns import EVENTS_COLUMNS, TYPED_ENVELOPE, Column, columns_of, typed_columns, view_name
-from .errors import (
+from eventkit.catalog.columns import (
+    EVENTS_COLUMNS,
+    TYPED_ENVELOPE,
+    Column,
+    columns_of,
+    typed_columns,
+    view_name,
+)
+from eventkit.catalog.events import (
+    EVENT_CLASSES,
+    EVENT_TYPES,
+    SCHEMA_VERSION,
+    Event,
+    format_timestamp,
+)
+from eventkit.catalog.tool_categories import TOOL_CATEGORIES
+from eventkit.errors import (
     EventkitError,
     LogNotFoundError,
     NotAnEventLogError,
@@ -74,11 +89,8 @@ from .errors import (
     StorageError,
     UnsupportedSchemaError,
 )
-from .events import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSION, Event, format_timestamp
-from .migrations import SQLITE_HEADER, resolve_log_path
-from .readonly import copy_with_wal, has_unreadable_wal
-from .readonly import ro_uri as _ro_uri
-from .tool_categories import TOOL_CATEGORIES
+from eventkit.log.files import SQLITE_HEADER, copy_with_wal, has_unreadable_wal, resolve_log_path
+from eventkit.log.files import ro_uri as _ro_uri
 
 PROJECTION_VIEWS: dict[str, str] = {
     "projects": "projection_projects",
@@ -223,7 +235,7 @@ def _check_header(path: Path) -> None:
 
 
 def _open_sqlite_ro(path: Path) -> tuple[sqlite3.Connection, bool, Path | None]:
-    """A read-only connection: ``(conn, immutable, copy)``; see :mod:`eventkit.readonly`.
+    """A read-only connection: ``(conn, immutable, copy)``; see :mod:`eventkit.log.files`.
 
     ``immutable`` when the log lies where SQLite cannot create its ``-shm``; ``copy``
     (a private file with the WAL replayed in) when its newest events are in a ``-wal``
@@ -688,7 +700,7 @@ def _merge_chunks(con: duckdb.DuckDBPyConnection, state: _CacheState) -> _Chunk:
 
 # ------------------------------------------------------------------ Parquet datasets
 #
-# A dataset written by eventkit.export: DIR/_eventkit_manifest.json and
+# A dataset written by eventkit.scale.export: DIR/_eventkit_manifest.json and
 # DIR/events/event_type=<type>/date=<day>/part-<source_log>-<first>-<last>.parquet.
 # Only the events the manifest lists are read (sequence <= its last_sequence per
 # source): part files of an export still running, or of one that crashed, are not.
@@ -989,7 +1001,7 @@ def _remove_unused_chunks(home: Path, chunks: list[dict[str, Any]]) -> None:
 def _create_dataset_views(
     con: duckdb.DuckDBPyConnection, dataset: _Dataset, compacted: dict[str, list[str]] | None
 ) -> None:
-    from . import frames  # the replay SQL: one implementation, for logs and datasets
+    from eventkit.read import frames  # the replay SQL: one implementation, for logs and datasets
 
     def scan(event_type: str | None = None) -> str | None:
         if compacted is None:

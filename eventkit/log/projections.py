@@ -25,8 +25,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from .errors import EventkitError, StorageError, UnsupportedSchemaError, sqlite_errors
-from .events import (
+from eventkit.catalog.events import (
     EVENT_TYPES,
     SCHEMA_VERSION,
     Event,
@@ -34,7 +33,8 @@ from .events import (
     format_timestamp,
     utc_now,
 )
-from .tool_categories import tool_category
+from eventkit.catalog.tool_categories import tool_category
+from eventkit.errors import EventkitError, StorageError, UnsupportedSchemaError, sqlite_errors
 
 PROJECTOR = "entities"
 """This projector's row in ``projection_state``."""

@@ -14,23 +14,19 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._progress import progress_bar
-from .errors import EventkitError, LogNotFoundError
-from .migrations import resolve_log_path
+from eventkit.errors import EventkitError, LogNotFoundError, ReportError
+from eventkit.log.files import resolve_log_path
+from eventkit.progress import progress_bar
 
 NOTEBOOK_NAME = "02_session_analytics.ipynb"
 
 
-class ReportError(EventkitError):
-    """The analytics notebook failed while running against the log."""
-
-
 def analytics_notebook() -> Path:
     """The analytics notebook: inside the installed package, or the repository's."""
-    packaged = Path(__file__).parent / "notebooks" / "session_analytics.ipynb"
+    packaged = Path(__file__).parents[1] / "notebooks" / "session_analytics.ipynb"
     if packaged.is_file():
         return packaged
-    source_tree = Path(__file__).parent.parent / "notebooks" / NOTEBOOK_NAME
+    source_tree = Path(__file__).parents[2] / "notebooks" / NOTEBOOK_NAME
     if source_tree.is_file():
         return source_tree
     raise EventkitError(f"the analytics notebook is missing (looked in {packaged}, {source_tree})")

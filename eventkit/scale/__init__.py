@@ -1,0 +1,1 @@
+"""Scale-out: the Parquet dataset export and the same dataset in Apache Spark."""
