@@ -181,9 +181,9 @@ def run(
         os.environ["EVENTKIT_CACHE"] = "0"
 
     import eventkit as ek
-    from eventkit.read import duck
+    from eventkit.read import readers
 
-    duck.close_readers()
+    readers.close_readers()
     with sqlite3.connect(log) as conn:
         n_events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
     say(
@@ -235,7 +235,7 @@ def run(
     passed = all(c["met"] for c in cases)
     say(f"first connection (extension, views, cache build): {cold_connect:.2f}s")
     say(f"peak memory (RSS): {peak_mib:,.0f} MiB; targets {'met' if passed else 'MISSED'}")
-    duck.close_readers()
+    readers.close_readers()
     return {
         "benchmark": "read",
         "events": n_events,

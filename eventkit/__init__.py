@@ -64,8 +64,8 @@ __version__ = "0.1.0"
 
 # Public names that live in modules loaded on first use (they import DuckDB/pandas).
 _LAZY = {
-    "connect_duckdb": "read.duck",
-    "sql": "read.duck",
+    "connect_duckdb": "read.readers",
+    "sql": "read.readers",
     "events_df": "read.frames",
     "projects_df": "read.frames",
     "threads_df": "read.frames",
@@ -159,7 +159,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from eventkit.read.duck import connect_duckdb, sql  # noqa: F401
     from eventkit.read.frames import (  # noqa: F401
         checkpoints_df,
         events_df,
@@ -171,3 +170,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         turns_df,
     )
     from eventkit.read.metrics import model_breakdown, thread_summary, turn_metrics  # noqa: F401
+    from eventkit.read.readers import connect_duckdb, sql  # noqa: F401

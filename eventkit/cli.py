@@ -193,7 +193,7 @@ def _generate(args: argparse.Namespace) -> int:
 
 @command("sql")
 def _sql(args: argparse.Namespace) -> int:
-    from eventkit.read.duck import sql
+    from eventkit.read.readers import sql
 
     print_frame(args, sql(args.log, args.query))
     return 0
@@ -201,7 +201,7 @@ def _sql(args: argparse.Namespace) -> int:
 
 @command("views")
 def _views(args: argparse.Namespace) -> int:
-    from eventkit.read.duck import connect_duckdb
+    from eventkit.read.readers import connect_duckdb
 
     con = connect_duckdb(args.log)
     try:

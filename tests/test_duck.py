@@ -22,7 +22,7 @@ from randomlog import random_events
 import eventkit as ek
 from eventkit.catalog.columns import EVENT_COLUMNS, typed_columns, view_name
 from eventkit.catalog.events import EVENT_CLASSES
-from eventkit.read import duck, frames
+from eventkit.read import frames, readers, source
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -196,7 +196,7 @@ def test_events_and_projection_views(log, events) -> None:
         described = dict(con.execute("DESCRIBE events").fetchall()[i][:2] for i in range(10))
         assert described["occurred_at"] == described["recorded_at"] == "TIMESTAMP WITH TIME ZONE"
         assert con.execute("SELECT count(*) FROM events").fetchone()[0] == len(events)
-        for view, table in duck.PROJECTION_VIEWS.items():
+        for view, table in source.PROJECTION_VIEWS.items():
             count = con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
             with sqlite3.connect(log) as conn:
                 assert count == conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -457,7 +457,7 @@ def test_the_cache_gives_the_same_rows_and_follows_the_log(tmp_path, events, pri
         live.close()
     (log_dir,) = private_cache.iterdir()
     manifest = json.loads((log_dir / "manifest.json").read_text())
-    assert [c["last"] for c in manifest["chunks"]] == [len(events) // 2]
+    assert [c["extent"]["last"] for c in manifest["chunks"]] == [len(events) // 2]
     assert not list(tmp_path.glob("*.parquet"))
 
     with ek.EventStore.open(log) as store:  # the log grows past the cache
@@ -489,7 +489,7 @@ def test_the_cache_gives_the_same_rows_and_follows_the_log(tmp_path, events, pri
     extended = ek.connect_duckdb(log, cache=True)
     try:
         manifest = json.loads((log_dir / "manifest.json").read_text())
-        assert [c["last"] for c in manifest["chunks"]] == [len(events) // 2, len(events)]
+        assert [c["extent"]["last"] for c in manifest["chunks"]] == [len(events) // 2, len(events)]
         expected = build_log(tmp_path / "fresh.db", events)
         fresh = ek.connect_duckdb(expected, cache=False)
         for view, frame in _typed_rows(extended).items():
@@ -546,4 +546,4 @@ def test_shared_readers_notice_a_replaced_log(tmp_path, events) -> None:
     with ek.EventStore.open(log) as store:
         store.append_all(events[25:30])
     assert len(frames.events_df(log)) == 30  # the shared reader sees appends live
-    duck.close_readers()
+    readers.close_readers()

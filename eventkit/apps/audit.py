@@ -322,9 +322,9 @@ def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
 
     An empty list, or only ``info`` findings, means the log is sound.
     """
+    from eventkit.log.files import open_log_readonly
     from eventkit.log.store import EventStore
-    from eventkit.read.duck import connect_duckdb
-    from eventkit.read.stats import open_log_readonly
+    from eventkit.read.readers import connect_duckdb
 
     unknown = set(checks or ()) - set(_CHECKS) - {"projections_agree"}
     if unknown:

@@ -1,11 +1,12 @@
 """Import t3code's orchestration event store (``~/.t3/userdata/state.sqlite``).
 
 t3code keeps its own event log, table ``orchestration_events`` (one row per domain
-event, ``payload_json`` in camelCase). The database is opened read-only and never
-copied: with ``mode=ro`` when a ``-wal`` file exists (t3code is running or has not
-checkpointed; the WAL's content is read too), else with ``immutable=1`` so that no
-``-wal``/``-shm`` file is created beside it. Rows are read in ``sequence`` order in one
-read transaction. Event ids derive from t3code's ``event_id``, so importing again
+event, ``payload_json`` in camelCase). The database is opened read-only by
+:mod:`eventkit.log.files`: with ``mode=ro`` when a ``-wal`` file exists (t3code is
+running or has not checkpointed; the WAL's content is read too), else with
+``immutable=1`` so that no ``-wal``/``-shm`` file is created beside it (on read-only
+media, a pending WAL is read from a private copy). Rows are read in ``sequence`` order
+in one read transaction. Event ids derive from t3code's ``event_id``, so importing again
 writes nothing and a grown database adds only what is new.
 
 No public recording of a t3code database exists. This mapping follows t3code's
@@ -92,6 +93,7 @@ from eventkit.importers.common import (
     source_timestamp,
     truncate_output,
 )
+from eventkit.log.files import connect_readonly
 from eventkit.log.store import EventStore
 from eventkit.progress import progress_bar
 
@@ -215,15 +217,13 @@ def import_t3code(
 def _open_source(path: Path) -> sqlite3.Connection:
     if not path.is_file():
         raise LogNotFoundError(f"no t3code database at {path}")
-    wal = Path(f"{path}-wal").exists()
     # Without a -wal file every row is in the main file: immutable=1 reads it with no
     # locks and creates no -wal/-shm beside it. With one, read it (and the WAL) read-only.
-    uri = path.resolve().as_uri() + ("?mode=ro" if wal else "?mode=ro&immutable=1")
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None)
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        conn = connect_readonly(path, leave_no_files=True)
     except sqlite3.DatabaseError as exc:
         raise EventkitError(f"{path} is not a readable SQLite database: {exc}") from None
+    conn.isolation_level = None  # transactions are begun explicitly
     return conn
 
 

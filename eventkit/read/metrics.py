@@ -1,6 +1,6 @@
 """Metrics over the replayed entities: per turn, per thread, and per provider/model.
 
-Built on the frames' replay SQL (:mod:`eventkit.read.frames`), so the numbers are those
+Built on the frames' replay SQL (:mod:`eventkit.read.replay`), so the numbers are those
 of ``turns_df`` and ``threads_df``. Percentiles interpolate linearly (DuckDB
 ``quantile_cont``, as pandas' default and Spark's exact ``percentile``). Latency
 is a completed turn's ``duration_ms``; running turns have none.
@@ -12,8 +12,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from eventkit.read.duck import fetch, quote_ident, session
-from eventkit.read.frames import CATEGORICAL, ordered, threads_sql, tool_calls_sql, turns_sql
+from eventkit.read.arrow import fetch
+from eventkit.read.engine import quote_ident
+from eventkit.read.frames import CATEGORICAL
+from eventkit.read.readers import session
+from eventkit.read.replay import ordered, threads_sql, tool_calls_sql, turns_sql
 
 _TOTAL = "(t.input_tokens + t.cache_read_tokens + t.cache_write_tokens + t.output_tokens)"
 

@@ -6,7 +6,7 @@ The dataset is a directory that DuckDB, pyarrow and Spark read with hive partiti
     DIR/events/event_type=<EventType>/date=<YYYY-MM-DD>/part-<source_log>-<first>-<last>.parquet
 
 A part file holds events of one type, on one UTC day of ``occurred_at``, from one log:
-the envelope (:data:`~eventkit.read.duck.DATASET_ENVELOPE`: ``source_log`` — the log's
+the envelope (:data:`~eventkit.read.datasets.DATASET_ENVELOPE`: ``source_log`` — the log's
 ``log_id`` —, ``sequence``, ``event_id``, ``stream_id``, ``stream_version``,
 ``occurred_at``, ``recorded_at``, ``schema_version``, ``payload``, ``metadata``), then
 the type's payload columns from :mod:`eventkit.catalog.columns`, as the DuckDB typed views
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import time
@@ -42,16 +41,27 @@ import duckdb
 
 from eventkit.catalog.columns import EVENTS_COLUMNS
 from eventkit.catalog.events import EVENT_TYPES, format_timestamp
-from eventkit.errors import EventkitError
+from eventkit.errors import EventkitError, map_driver_error
 from eventkit.log.files import DEFAULT_LOG_NAME
 from eventkit.progress import progress_bar
-from eventkit.read import duck
+from eventkit.read.chunks import write_json_atomic
+from eventkit.read.datasets import (
+    DATASET_ENVELOPE,
+    DATASET_FORMAT,
+    DATASET_MANIFEST,
+    part_file_range,
+    read_dataset_manifest,
+)
+from eventkit.read.engine import quote_ident, quote_literal
+from eventkit.read.readers import LogReader
+from eventkit.read.source import open_source
+from eventkit.read.views import live_typed_select
 
 BATCH_EVENTS = 250_000
 """Sequences exported (and committed to the manifest) at a time."""
 
 _DATE = "CAST(CAST(occurred_at AS TIMESTAMPTZ) AS DATE) AS date"  # over the stored text
-_ENVELOPE = duck.DATASET_ENVELOPE[1:]  # source_log is a constant of each export
+_ENVELOPE = DATASET_ENVELOPE[1:]  # source_log is a constant of each export
 
 
 @dataclass
@@ -122,10 +132,10 @@ def export_parquet(
     paths = [logs] if isinstance(logs, str | os.PathLike) else list(logs)
     out = Path(out_dir)
     report = ExportReport(str(out_dir))
-    readers: list[duck._Reader] = []
+    readers: list[LogReader] = []
     try:
         for path in paths:
-            readers.append(duck._Reader(path, False))
+            readers.append(LogReader(open_source(path), False))
         _check_target(out)
         out.mkdir(parents=True, exist_ok=True)
         with _locked(out):
@@ -146,7 +156,7 @@ def export_parquet(
 def _check_target(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise EventkitError(f"{out} is a file, not a dataset directory")
-    if not out.is_dir() or (out / duck.DATASET_MANIFEST).is_file():
+    if not out.is_dir() or (out / DATASET_MANIFEST).is_file():
         return
     # A directory without a manifest: new, or left by a first export that crashed.
     foreign = [p.name for p in out.iterdir() if p.name not in ("events", ".lock")]
@@ -170,26 +180,15 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 def _read_manifest(out: Path) -> dict[str, Any]:
-    if (out / duck.DATASET_MANIFEST).is_file():
-        return duck.read_dataset_manifest(out)
-    return {"format": duck.DATASET_FORMAT, "sources": {}}
+    if (out / DATASET_MANIFEST).is_file():
+        return read_dataset_manifest(out)
+    return {"format": DATASET_FORMAT, "sources": {}}
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     """Replace the manifest atomically, once the files it lists are on disk."""
-    if hasattr(os, "sync"):
-        os.sync()  # the part files first: the manifest must never list a file not yet written
-    tmp = out / f".manifest-{os.getpid()}.tmp"
-    with open(tmp, "w") as fh:
-        json.dump(manifest, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, out / duck.DATASET_MANIFEST)
-    directory = os.open(out, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    # Durable: the part files first, so the manifest never lists a file not yet written.
+    write_json_atomic(out / DATASET_MANIFEST, manifest, durable=True)
 
 
 def _remove_uncommitted(out: Path, manifest: dict[str, Any]) -> None:
@@ -200,7 +199,7 @@ def _remove_uncommitted(out: Path, manifest: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
     sources = manifest["sources"]
     for part in out.glob("events/*/*/part-*.parquet"):
-        parsed = duck.part_file_range(part)
+        parsed = part_file_range(part)
         if parsed is None:
             continue
         source, first, _ = parsed
@@ -212,7 +211,7 @@ def _remove_uncommitted(out: Path, manifest: dict[str, Any]) -> None:
 
 
 def _export_log(
-    reader: duck._Reader, path: str, out: Path, manifest: dict[str, Any], progress: bool | None
+    reader: LogReader, path: str, out: Path, manifest: dict[str, Any], progress: bool | None
 ) -> SourceExport:
     log = reader.log
     if not log.log_id:
@@ -254,7 +253,7 @@ def _export_log(
 
 
 def _export_batch(
-    reader: duck._Reader, log_id: str, after: int, through: int, out: Path, bar: Any
+    reader: LogReader, log_id: str, after: int, through: int, out: Path, bar: Any
 ) -> list[tuple]:
     """Write the events in ``(after, through]`` as part files; a row per file, with its first."""
     counts = _new_events_by_type(reader.con, after, through)
@@ -294,20 +293,18 @@ def _new_events_by_type(con: duckdb.DuckDBPyConnection, after: int, through: int
         "FROM t WHERE x IS NOT NULL"
     )
     try:
-        rows = con.execute(
-            f"SELECT * FROM sqlite_query('log', {duck.quote_literal(query)})"
-        ).fetchall()
+        rows = con.execute(f"SELECT * FROM sqlite_query('log', {quote_literal(query)})").fetchall()
     except (duckdb.Error, RuntimeError) as exc:
-        raise duck.duckdb_error(exc, "reading the log's event types") from exc
+        raise map_driver_error(exc, "reading the log's event types") from exc
     return {event_type: int(n) for event_type, n in rows if int(n)}
 
 
 def _select(event_type: str, log_id: str, after: int, through: int) -> str:
     """The rows of one event type as the dataset stores them, plus their ``date``."""
-    source = f"{duck.quote_literal(log_id)} AS source_log"
+    source = f"{quote_literal(log_id)} AS source_log"
     event_class = EVENT_TYPES.get(event_type)
     if event_class is not None:
-        return duck._live_typed_select(
+        return live_typed_select(
             event_class,
             after,
             through,
@@ -319,16 +316,14 @@ def _select(event_type: str, log_id: str, after: int, through: int) -> str:
     # An event type of a newer eventkit: its envelope.
     names = ", ".join(c.name for c in EVENTS_COLUMNS)
     inner = (
-        f"SELECT {names} FROM events WHERE event_type = {duck.quote_literal(event_type)} "
+        f"SELECT {names} FROM events WHERE event_type = {quote_literal(event_type)} "
         f"AND sequence > {int(after)} AND sequence <= {int(through)} ORDER BY sequence"
     )
     select = ", ".join(
-        f"CAST({duck.quote_ident(c.name)} AS {c.duckdb_type}) AS {duck.quote_ident(c.name)}"
+        f"CAST({quote_ident(c.name)} AS {c.duckdb_type}) AS {quote_ident(c.name)}"
         for c in _ENVELOPE
     )
-    return (
-        f"SELECT {source}, {select}, {_DATE} FROM sqlite_query('log', {duck.quote_literal(inner)})"
-    )
+    return f"SELECT {source}, {select}, {_DATE} FROM sqlite_query('log', {quote_literal(inner)})"
 
 
 def _copy(
@@ -345,11 +340,11 @@ def _copy(
     try:
         return cursor.execute(
             f"COPY ({_select(event_type, log_id, after, through)}) "
-            f"TO {duck.quote_literal(str(target))} (FORMAT parquet, COMPRESSION zstd, "
+            f"TO {quote_literal(str(target))} (FORMAT parquet, COMPRESSION zstd, "
             "PARTITION_BY (date), RETURN_STATS true)"
         ).fetchall()
     except (duckdb.Error, RuntimeError) as exc:
-        raise duck.duckdb_error(exc, f"exporting {event_type} events") from exc
+        raise map_driver_error(exc, f"exporting {event_type} events") from exc
     finally:
         cursor.close()
 

@@ -47,7 +47,7 @@ from eventkit.catalog.columns import Column, columns_of, view_name
 from eventkit.catalog.events import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSION
 from eventkit.catalog.tool_categories import TOOL_CATEGORIES
 from eventkit.errors import LogNotFoundError, NotAnEventLogError, UnsupportedSchemaError
-from eventkit.read.duck import DATASET_ENVELOPE, DATASET_FORMAT, DATASET_MANIFEST
+from eventkit.read.datasets import DATASET_ENVELOPE, DATASET_FORMAT, DATASET_MANIFEST
 from eventkit.read.metrics import BREAKDOWN_KEYS
 
 SPARK_TYPES: dict[str, DataType] = {

@@ -1,0 +1,251 @@
+"""The entity replay as SQL: one builder per entity frame, over the typed views.
+
+Columnar SQL (window functions and aggregates in DuckDB) following ``docs/semantics.md``,
+independent of the projection tables. The frames (:mod:`eventkit.read.frames`), the
+metrics and a dataset's entity views (:mod:`eventkit.read.datasets`) all run these.
+"""
+
+from __future__ import annotations
+
+from eventkit.catalog.columns import view_name
+from eventkit.read.views import REPLAY_SCHEMA
+
+# ------------------------------------------------------------------ replay SQL
+#
+# Each builder returns a query over the typed views as the replay sees them (the
+# ``replay`` schema: for a dataset of several logs, ``sequence`` is the position in
+# (source_log, sequence) order), restricted to the events kept by
+# `cond`, with the frame's columns plus `_seq`, the sequence of the creating event
+# (what rows are ordered by). Shared building blocks follow the rules' vocabulary:
+# an entity is *created* by its first creation event (for children: the first one
+# whose thread was created at a lower sequence); later events apply only after it.
+
+
+def _v(event_type: str, cond: str) -> str:
+    return f'(SELECT * FROM {REPLAY_SCHEMA}."{view_name(event_type)}" WHERE {cond})'
+
+
+def _threads_created(cond: str) -> str:
+    return (
+        f"SELECT * FROM {_v('ThreadCreated', cond)} "
+        'QUALIFY row_number() OVER (PARTITION BY id ORDER BY "sequence") = 1'
+    )
+
+
+def _children_created(event_type: str, cond: str) -> str:
+    """First creation event per id among those whose thread existed at that point."""
+    return (
+        f"SELECT e.* FROM {_v(event_type, cond)} e "
+        f"JOIN ({_threads_created(cond)}) t ON t.id = e.thread_id AND t.sequence < e.sequence "
+        'QUALIFY row_number() OVER (PARTITION BY e.id ORDER BY e."sequence") = 1'
+    )
+
+
+def _after(event_type: str, created: str, cond: str, key: str = "id") -> str:
+    """Events of a type for a created entity, coming after its creation."""
+    return (
+        f"SELECT e.* FROM {_v(event_type, cond)} e "
+        f"JOIN {created} c ON c.id = e.{key} AND c.sequence < e.sequence"
+    )
+
+
+def _first(query: str, key: str = "id") -> str:
+    order = f'PARTITION BY {key} ORDER BY "sequence"'
+    return f"SELECT * FROM ({query}) QUALIFY row_number() OVER ({order}) = 1"
+
+
+def _ms(end: str, start: str) -> str:
+    return f"(epoch_us({end}) - epoch_us({start})) / 1000.0"
+
+
+def projects_sql(cond: str = "true") -> str:
+    created = (
+        f"SELECT * FROM {_v('ProjectCreated', cond)} "
+        'QUALIFY row_number() OVER (PARTITION BY id ORDER BY "sequence") = 1'
+    )
+    return f"""
+WITH created AS ({created}),
+renamed AS (
+    SELECT id, arg_max_null(name, "sequence") AS name, max(occurred_at) AS last_at
+    FROM ({_after("ProjectRenamed", "created", cond)}) GROUP BY id),
+deleted AS (
+    SELECT id, arg_min(occurred_at, "sequence") AS deleted_at, max(occurred_at) AS last_at
+    FROM ({_after("ProjectDeleted", "created", cond)}) GROUP BY id)
+SELECT c.id AS project_id, coalesce(r.name, c.name) AS name, c.path,
+    c.occurred_at AS created_at,
+    greatest(c.occurred_at, coalesce(r.last_at, c.occurred_at),
+             coalesce(d.last_at, c.occurred_at)) AS updated_at,
+    d.deleted_at, c."sequence" AS _seq
+FROM created c LEFT JOIN renamed r USING (id) LEFT JOIN deleted d USING (id)
+"""
+
+
+# Events of a thread's stream, by the payload field naming the thread.
+_THREAD_STREAM = {
+    "ThreadCreated": "id",
+    "ThreadRenamed": "id",
+    "ThreadArchived": "id",
+    "ThreadDeleted": "id",
+    "TurnStarted": "thread_id",
+    "TurnCompleted": "thread_id",
+    "MessageAdded": "thread_id",
+    "MessageDelta": "thread_id",
+    "ToolCallStarted": "thread_id",
+    "ToolCallCompleted": "thread_id",
+    "ApprovalResolved": "thread_id",
+    "CheckpointCreated": "thread_id",
+    "CheckpointRestored": "thread_id",
+}
+
+
+def threads_sql(cond: str = "true") -> str:
+    stream = " UNION ALL ".join(
+        f'SELECT {field} AS thread_id, "sequence", occurred_at FROM {_v(event_type, cond)}'
+        for event_type, field in _THREAD_STREAM.items()
+    )
+    return f"""
+WITH created AS ({_threads_created(cond)}),
+renamed AS (
+    SELECT id, arg_max_null(title, "sequence") AS title
+    FROM ({_after("ThreadRenamed", "created", cond)}) GROUP BY id),
+archived AS (
+    SELECT id, arg_min(occurred_at, "sequence") AS archived_at
+    FROM ({_after("ThreadArchived", "created", cond)}) GROUP BY id),
+deleted AS (
+    SELECT id, arg_min(occurred_at, "sequence") AS deleted_at
+    FROM ({_after("ThreadDeleted", "created", cond)}) GROUP BY id),
+turns AS (
+    SELECT thread_id AS id, count(*) AS n
+    FROM ({_children_created("TurnStarted", cond)}) GROUP BY thread_id),
+messages AS (
+    SELECT thread_id AS id, count(*) AS n
+    FROM ({_children_created("MessageAdded", cond)}) GROUP BY thread_id),
+activity AS (
+    SELECT s.thread_id AS id, max(s.occurred_at) AS last_at
+    FROM ({stream}) s JOIN created c ON c.id = s.thread_id AND c.sequence < s.sequence
+    GROUP BY s.thread_id)
+SELECT c.id AS thread_id, c.project_id, c.parent_thread_id,
+    coalesce(r.title, c.title) AS title, c.provider, c.model,
+    CASE WHEN d.deleted_at IS NOT NULL THEN 'deleted'
+         WHEN a.archived_at IS NOT NULL THEN 'archived' ELSE 'active' END AS status,
+    c.occurred_at AS created_at,
+    greatest(c.occurred_at, coalesce(act.last_at, c.occurred_at)) AS updated_at,
+    a.archived_at, d.deleted_at,
+    CAST(coalesce(t.n, 0) AS BIGINT) AS turn_count,
+    CAST(coalesce(m.n, 0) AS BIGINT) AS message_count, c."sequence" AS _seq
+FROM created c
+LEFT JOIN renamed r USING (id) LEFT JOIN archived a USING (id)
+LEFT JOIN deleted d USING (id) LEFT JOIN turns t USING (id)
+LEFT JOIN messages m USING (id) LEFT JOIN activity act USING (id)
+"""
+
+
+def _tool_calls_ctes(cond: str) -> str:
+    """CTEs ``calls`` (created tool calls) and ``call_done`` (their first completion)."""
+    return f"""calls AS ({_children_created("ToolCallStarted", cond)}),
+call_done AS ({_first(_after("ToolCallCompleted", "calls", cond))})"""
+
+
+def turns_sql(cond: str = "true") -> str:
+    return f"""
+WITH started AS ({_children_created("TurnStarted", cond)}),
+done AS ({_first(_after("TurnCompleted", "started", cond))}),
+{_tool_calls_ctes(cond)},
+call_counts AS (
+    SELECT c.turn_id AS id, count(*) AS n, count(*) FILTER (WHERE d.status = 'error') AS errors
+    FROM calls c LEFT JOIN call_done d USING (id) GROUP BY c.turn_id)
+SELECT s.id AS turn_id, s.thread_id, s.model,
+    coalesce(d.outcome, 'running') AS status,
+    s.occurred_at AS started_at, d.occurred_at AS completed_at,
+    {_ms("d.occurred_at", "s.occurred_at")} AS duration_ms,
+    d.usage_input_tokens AS input_tokens, d.usage_output_tokens AS output_tokens,
+    d.usage_cache_read_tokens AS cache_read_tokens,
+    d.usage_cache_write_tokens AS cache_write_tokens,
+    d.usage_reasoning_tokens AS reasoning_tokens,
+    d.cost_usd,
+    CAST(coalesce(n.n, 0) AS BIGINT) AS tool_calls,
+    CAST(coalesce(n.errors, 0) AS BIGINT) AS tool_errors,
+    d.error, d.cost_source, s."sequence" AS _seq
+FROM started s LEFT JOIN done d USING (id) LEFT JOIN call_counts n USING (id)
+"""
+
+
+def messages_sql(cond: str = "true") -> str:
+    return f"""
+WITH created AS ({_children_created("MessageAdded", cond)}),
+deltas AS (
+    SELECT id, string_agg(delta, '' ORDER BY "sequence") AS text, count(*) AS n,
+        max(occurred_at) AS last_at
+    FROM ({_after("MessageDelta", "created", cond)}) GROUP BY id)
+SELECT c.id AS message_id, c.thread_id, c.turn_id, c.role,
+    c.text || coalesce(d.text, '') AS text,
+    c.occurred_at AS created_at,
+    greatest(c.occurred_at, coalesce(d.last_at, c.occurred_at)) AS updated_at,
+    CAST(coalesce(d.n, 0) AS BIGINT) AS delta_count, c."sequence" AS _seq
+FROM created c LEFT JOIN deltas d USING (id)
+"""
+
+
+def tool_calls_sql(cond: str = "true") -> str:
+    # tool_category: the exact name first, then case-insensitively, else 'other' —
+    # the lookup of eventkit.catalog.tool_categories.tool_category, over its table.
+    return f"""
+WITH {_tool_calls_ctes(cond)},
+approvals AS (
+    SELECT tool_call_id AS id,
+        arg_max_null(decision, "sequence") AS decision,
+        arg_max_null({_ms("occurred_at", "requested_at")}, "sequence") AS wait_ms
+    FROM ({_after("ApprovalResolved", "calls", cond, key="tool_call_id")})
+    GROUP BY tool_call_id),
+folded AS (SELECT lower(tool) AS tool, min(category) AS category
+           FROM tool_categories GROUP BY lower(tool))
+SELECT c.id AS tool_call_id, c.thread_id, c.turn_id, c.tool,
+    coalesce(exact.category, folded.category, 'other') AS tool_category,
+    CAST(c.input AS VARCHAR) AS input,
+    coalesce(d.status, 'running') AS status, d.output,
+    c.occurred_at AS started_at, d.occurred_at AS completed_at,
+    {_ms("d.occurred_at", "c.occurred_at")} AS duration_ms,
+    a.decision AS approval_decision, a.wait_ms AS approval_wait_ms, c."sequence" AS _seq
+FROM calls c LEFT JOIN call_done d USING (id) LEFT JOIN approvals a USING (id)
+LEFT JOIN tool_categories exact ON exact.tool = c.tool
+LEFT JOIN folded ON folded.tool = lower(c.tool)
+"""
+
+
+def checkpoints_sql(cond: str = "true") -> str:
+    return f"""
+WITH created AS ({_children_created("CheckpointCreated", cond)}),
+restored AS (
+    SELECT id, arg_max(occurred_at, "sequence") AS restored_at
+    FROM ({_after("CheckpointRestored", "created", cond)}) GROUP BY id)
+SELECT c.id AS checkpoint_id, c.thread_id, c.turn_id, c.git_ref, c.message,
+    c.files_changed, c.additions, c.deletions,
+    c.occurred_at AS created_at, r.restored_at, c."sequence" AS _seq
+FROM created c LEFT JOIN restored r USING (id)
+"""
+
+
+def settings_sql(cond: str = "true") -> str:
+    return f"""
+SELECT key, arg_max_null(CAST(value AS VARCHAR), "sequence") AS value,
+    arg_max(occurred_at, "sequence") AS updated_at, min("sequence") AS _seq
+FROM {_v("SettingChanged", cond)}
+GROUP BY key
+"""
+
+
+def ordered(rows: str) -> str:
+    """A builder's rows in creation order, without the ordering column."""
+    return f"SELECT * EXCLUDE (_seq) FROM ({rows}) ORDER BY _seq"
+
+
+__all__ = [
+    "checkpoints_sql",
+    "messages_sql",
+    "ordered",
+    "projects_sql",
+    "settings_sql",
+    "threads_sql",
+    "tool_calls_sql",
+    "turns_sql",
+]
