@@ -547,3 +547,107 @@ def test_shared_readers_notice_a_replaced_log(tmp_path, events) -> None:
         store.append_all(events[25:30])
     assert len(frames.events_df(log)) == 30  # the shared reader sees appends live
     readers.close_readers()
+
+
+# ------------------------------------------------------------------ errors, opening, chunks
+
+
+def _insert_turn_of_schema_2(path: Path) -> None:
+    """A TurnStarted written by a newer eventkit (schema_version 2), of a thread that exists."""
+    with sqlite3.connect(path) as conn:
+        thread = conn.execute(
+            "SELECT json_extract(payload, '$.id') FROM events WHERE event_type = 'ThreadCreated'"
+        ).fetchone()[0]
+        sequence = conn.execute("SELECT max(sequence) + 1 FROM events").fetchone()[0]
+        payload = {
+            "type": "TurnStarted",
+            "at": "2030-01-01T00:00:00.000000Z",
+            "id": "turn-from-the-future",
+            "thread_id": thread,
+        }
+        conn.execute(
+            "INSERT INTO events (sequence, event_id, event_type, stream_id, stream_version, "
+            "occurred_at, recorded_at, schema_version, payload) "
+            "VALUES (?, ?, 'TurnStarted', ?, 1, ?, ?, 2, ?)",
+            (
+                sequence,
+                f"raw-{sequence}",
+                f"future:{sequence}",
+                payload["at"],
+                payload["at"],
+                json.dumps(payload),
+            ),
+        )
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["live", "cached"])
+def test_an_unknown_schema_version_fails_entities_in_one_line_and_events_keep_it(
+    tmp_path, events, cache
+) -> None:
+    log = build_log(tmp_path / "events.db", events)
+    if cache:
+        ek.connect_duckdb(log, cache=True).close()
+    _insert_turn_of_schema_2(log)
+    with pytest.raises(ek.UnsupportedSchemaError) as raised:
+        frames.turns_df(log)
+    message = str(raised.value)
+    assert isinstance(raised.value, ek.EventkitError)
+    assert "\n" not in message and "schema_version 2" in message and "upgrade eventkit" in message
+    assert "reading turns" in message  # the context names what was being read
+    frame = frames.events_df(log)
+    assert len(frame) == len(events) + 1
+    assert frame.schema_version.iloc[-1] == 2
+    assert json.loads(frame.payload.iloc[-1])["id"] == "turn-from-the-future"
+
+
+def test_a_read_finds_its_log_once(tmp_path, events, monkeypatch) -> None:
+    from eventkit.log import files
+
+    log = build_log(tmp_path / "logdir" / "events.db", events)
+    calls: list[object] = []
+    resolve = files.resolve_log_path
+
+    def counted(path):
+        calls.append(path)
+        return resolve(path)
+
+    monkeypatch.setattr(files, "resolve_log_path", counted)
+    readers.close_readers()
+    frames.turns_df(log.parent)  # a new shared reader: found, inspected, attached
+    assert calls == [log.parent]
+    frames.turns_df(log.parent)  # the shared reader, reused
+    assert calls == [log.parent, log.parent]
+    readers.close_readers()
+
+
+def test_the_chunk_store_keeps_rows_of_its_owner_and_merges(tmp_path) -> None:
+    from eventkit.read.chunks import ChunkStore, Copy, Manifest
+
+    con = duckdb.connect()
+    store = ChunkStore(tmp_path / "store", {"owner": "a"})
+    with store.locked(wait=False) as mine:
+        assert mine
+        manifest = Manifest()
+        for start in (0, 3):
+            copies = [
+                Copy(
+                    "numbers",
+                    "numbers.parquet",
+                    f"SELECT range AS n FROM range({start}, {start + 3})",
+                ),
+                Copy("nothing", "nothing.parquet", "SELECT 1 AS n WHERE false"),
+            ]
+            manifest.chunks.append(store.write_chunk(con, copies, {"upto": start + 3}, workers=2))
+        assert [c.files for c in manifest.chunks] == [{"numbers": ["numbers.parquet"]}] * 2
+        store.save(manifest)
+    loaded = store.load()
+    assert [c.extent for c in loaded.chunks] == [{"upto": 3}, {"upto": 6}]
+    assert ChunkStore(store.directory, {"owner": "b"}).load().chunks == []  # not b's
+    merged = store.merge(con, loaded, {"upto": 6})
+    (file,) = merged.files["numbers"]
+    rows = con.execute(
+        "SELECT n FROM read_parquet(?)", [str(store.directory / merged.name / file)]
+    ).fetchall()
+    assert [n for (n,) in rows] == list(range(6))
+    assert not list(store.directory.glob(".building-*"))
+    assert not list(store.directory.glob(".manifest-*"))  # the atomic write left no temp file

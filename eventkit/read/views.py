@@ -16,7 +16,7 @@ columnar cache (:mod:`eventkit.read.cache`) when there is one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -35,14 +35,20 @@ from eventkit.errors import SCHEMA_MARKER
 from eventkit.read.engine import quote_ident, quote_literal
 from eventkit.read.source import PROJECTION_VIEWS, LogSource
 
-if TYPE_CHECKING:
-    from eventkit.read.cache import LogCache
-
 REPLAY_SCHEMA = "replay"
 """Schema of the typed views as the entity replay reads them (see :func:`create_replay_views`)."""
 
 EVENTS = "events"
 """The ``events`` table as a kind of cached rows (the other kinds are event types)."""
+
+
+class CachedRows(Protocol):
+    """What the views read of a columnar cache (:class:`eventkit.read.cache.LogCache`)."""
+
+    @property
+    def last_sequence(self) -> int: ...
+
+    def files(self, kind: str) -> list[str]: ...
 
 
 def live_typed_select(
@@ -164,7 +170,7 @@ def live_events_select(after: int, through: int | None = None, where: str = "") 
     return events_select(f"sqlite_query('log', {quote_literal(inner)})")
 
 
-def _events_view_sql(cache: LogCache | None) -> str:
+def _events_view_sql(cache: CachedRows | None) -> str:
     files = cache.files(EVENTS) if cache else []
     if not files:  # DuckDB's own scan of the table reads it on every core
         return events_select("log.events")
@@ -177,7 +183,7 @@ def _events_view_sql(cache: LogCache | None) -> str:
 
 
 def create_log_views(
-    con: duckdb.DuckDBPyConnection, log: LogSource, cache: LogCache | None
+    con: duckdb.DuckDBPyConnection, log: LogSource, cache: CachedRows | None
 ) -> None:
     """The views over a log: ``events``, the typed views, projection, replay, tool categories."""
     con.execute(f"CREATE OR REPLACE VIEW events AS {_events_view_sql(cache)}")
@@ -238,6 +244,7 @@ def create_tool_categories(con: duckdb.DuckDBPyConnection) -> None:
 
 __all__ = [
     "EVENTS",
+    "CachedRows",
     "REPLAY_SCHEMA",
     "create_log_views",
     "create_replay_views",
