@@ -431,7 +431,7 @@ def test_projection_failure_rolls_back_the_append(monkeypatch) -> None:
     def broken(*args: object) -> None:
         raise RuntimeError("projection failed")
 
-    monkeypatch.setattr(projections, "_apply_chunk", broken)
+    monkeypatch.setattr(projections, "apply_chunk", broken)
     with pytest.raises(RuntimeError):
         store.append(ek.SettingChanged(key="a", value=2, at=ts(1)))
     assert store.last_sequence() == 1
