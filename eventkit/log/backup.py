@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from eventkit.errors import EventkitError, StorageError, sqlite_errors
-from eventkit.log.files import resolve_log_path
+from eventkit.log.files import open_log_readonly, resolve_log_path
 from eventkit.progress import progress_bar
-from eventkit.read.stats import open_log_readonly
 
 PAGES_PER_STEP = 4096
 

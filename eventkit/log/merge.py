@@ -21,9 +21,9 @@ from pydantic import ValidationError
 
 from eventkit.catalog.events import EVENT_TYPES
 from eventkit.errors import DuplicateEventError, EventkitError, sqlite_errors
+from eventkit.log.files import open_log_readonly
 from eventkit.log.store import EventStore, NewEvent
 from eventkit.progress import progress_bar
-from eventkit.read.stats import open_log_readonly
 
 BATCH_SIZE = 1_000
 
