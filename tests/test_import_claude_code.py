@@ -514,8 +514,17 @@ def test_default_location_honours_claude_config_dir(
     assert report.files == 3 and report.threads == 3
 
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "missing"))
-    with pytest.raises(ek.LogNotFoundError, match="CLAUDE_CONFIG_DIR"):
+    with pytest.raises(ek.SourceNotFoundError, match="CLAUDE_CONFIG_DIR"):
         import_claude_code(None, log_path, progress=False)
+
+
+def test_a_missing_source_is_named_and_no_log_is_made(tmp_path: Path) -> None:
+    missing, log = tmp_path / "no" / "such" / "dir", tmp_path / "x.db"
+    with pytest.raises(ek.SourceNotFoundError) as caught:
+        import_claude_code([AGENTCMD, missing], log, progress=False)
+    assert str(missing) in str(caught.value)
+    assert not isinstance(caught.value, ek.LogNotFoundError)  # the log is not what is missing
+    assert not log.exists()
 
 
 def test_accepts_an_open_store_and_keeps_it_open(log_path: Path) -> None:

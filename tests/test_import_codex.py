@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import eventkit as ek
-from eventkit.errors import EventkitError, LogNotFoundError
+from eventkit.catalog.events import parse_timestamp
+from eventkit.errors import EventkitError, LogNotFoundError, SourceNotFoundError
 from eventkit.importers.codex import import_codex
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,7 +255,7 @@ def test_call_statuses_in_a_unified_exec_session(store):
         (n, r) for n, r in lines(TASKS) if r["payload"].get("type") == "turn_aborted"
     ]
     assert patch.event.status == "error" and patch.metadata["inferred"] is True
-    assert patch.event.at == ek.events.parse_timestamp(aborted["timestamp"])
+    assert patch.event.at == parse_timestamp(aborted["timestamp"])
     assert completed["ws_demo_1"].event.status == "ok"
 
 
@@ -428,10 +429,19 @@ def test_long_outputs_are_truncated(store, tmp_path):
 
 
 def test_bad_arguments(store, tmp_path):
-    with pytest.raises(LogNotFoundError):
+    with pytest.raises(SourceNotFoundError):
         import_codex(tmp_path / "missing.jsonl", store, progress=False)
     with pytest.raises(EventkitError):
         import_codex(LEGACY, progress=False)
+
+
+def test_a_missing_source_is_named_and_no_log_is_made(tmp_path):
+    missing, log = tmp_path / "no" / "such" / "dir", tmp_path / "x.db"
+    with pytest.raises(SourceNotFoundError) as caught:
+        import_codex([REAL, missing], log, progress=False)
+    assert str(missing) in str(caught.value)
+    assert not isinstance(caught.value, LogNotFoundError)  # the log is not what is missing
+    assert not log.exists()
 
 
 def test_audit_finds_no_violations(tmp_path):

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import eventkit as ek
-from eventkit.errors import EventkitError, LogNotFoundError
+from eventkit.catalog.events import parse_timestamp
+from eventkit.errors import EventkitError, LogNotFoundError, SourceNotFoundError
 from eventkit.importers.t3code import KNOWN_UNMAPPED, import_t3code
 
 _BUILDER = Path(__file__).resolve().parent / "fixtures" / "t3code" / "build_state.py"
@@ -218,8 +219,8 @@ def test_approval_resolved_from_request_and_response(state, store, imported):
     (event,) = of_type(store, "ApprovalResolved")
     assert event.id == request["payload"]["requestId"]
     assert event.decision == "accepted" and response["payload"]["decision"] == "accept"
-    assert event.requested_at == ek.events.parse_timestamp(request["createdAt"])
-    assert event.at == ek.events.parse_timestamp(response["occurred_at"])
+    assert event.requested_at == parse_timestamp(request["createdAt"])
+    assert event.at == parse_timestamp(response["occurred_at"])
     assert event.tool_call_id == request_item and event.turn_id == request["turnId"]
     assert imported.skipped["approval already resolved"] == 1  # the later approval.resolved
 
@@ -328,8 +329,17 @@ def test_default_location(tmp_path, store, monkeypatch):
     assert report.events_written > 0
 
 
+def test_a_missing_source_is_named_and_no_log_is_made(tmp_path):
+    missing, log = tmp_path / "no" / "such" / "state.sqlite", tmp_path / "x.db"
+    with pytest.raises(SourceNotFoundError) as caught:
+        import_t3code(missing, log, progress=False)
+    assert str(missing) in str(caught.value)
+    assert not isinstance(caught.value, LogNotFoundError)  # the log is not what is missing
+    assert not log.exists()
+
+
 def test_bad_sources(tmp_path, store):
-    with pytest.raises(LogNotFoundError):
+    with pytest.raises(SourceNotFoundError):
         import_t3code(tmp_path / "missing.sqlite", store, progress=False)
     text = tmp_path / "notes.sqlite"
     text.write_text("not a database " * 100)

@@ -54,7 +54,7 @@ from eventkit.errors import (
     UnsupportedSchemaError,
 )
 from eventkit.log.migrations import open_or_create_db
-from eventkit.log.store import EventStore, NewEvent
+from eventkit.log.store import EventStore, NewEvent, validate_event
 
 STORED_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 T0 = datetime(2025, 5, 1, 9, 30, 0, tzinfo=UTC)
@@ -564,6 +564,80 @@ def test_read_stream_is_in_stream_order_and_only_that_stream(store):
     assert [s.sequence for s in t1] == sorted(s.sequence for s in t1)
     assert len(t1) + len(list(store.read_stream("thread:t2"))) == 12
     assert list(store.read_stream("thread:none")) == []
+
+
+def test_known_event_ids_are_those_the_log_holds(store):
+    stored = store.append_all([message(n) for n in range(3)])
+    ids = [s.event_id for s in stored]
+    many = [f"absent-{n}" for n in range(1_200)]  # more than one lookup chunk
+    assert store.known_event_ids([ids[0], "absent", ids[2], ids[0]]) == {ids[0], ids[2]}
+    assert store.known_event_ids(many + ids) == set(ids)
+    assert store.known_event_ids([]) == set()
+
+
+def test_project_by_path_is_read_from_the_events(store):
+    assert store.project_by_path("/src/a") is None
+    store.projections = False  # the answer must not depend on the projection tables
+    store.append_all(
+        [
+            ProjectCreated(id="late", name="a", path="/src/a", at=at(5)),
+            ProjectCreated(id="early", name="a", path="/src/a", at=at(1)),
+            ProjectCreated(id="other", name="b", path="/src/b", at=at(0)),
+            ProjectRenamed(id="early", name="renamed", at=at(6)),
+        ]
+    )
+    assert store.project_by_path("/src/a") == "early"  # the earliest created
+    assert store.project_by_path("/src/b") == "other"
+    store.append(ProjectDeleted(id="early", at=at(7)))
+    assert store.project_by_path("/src/a") == "late"  # a deleted project is not found
+    # A second ProjectCreated of a project does not move it (projections ignore it).
+    store.append(ProjectCreated(id="other", name="b", path="/src/moved", at=at(8)))
+    assert store.project_by_path("/src/moved") is None
+    assert store.project_by_path("/src/b") == "other"
+    # A ProjectDeleted before the project's creation is ignored, as projections do.
+    store.append_all(
+        [
+            ProjectDeleted(id="new", at=at(9)),
+            ProjectCreated(id="new", name="c", path="/src/c", at=at(10)),
+        ]
+    )
+    assert store.project_by_path("/src/c") == "new"
+
+
+def test_last_event_of_a_stream(store):
+    assert store.last_event("thread:t1") is None
+    created = ThreadCreated(
+        id="t1", project_id="p1", title="first", provider="claude", model="m", at=at(0)
+    )
+    renames = [ThreadRenamed(id="t1", title=f"title {n}", at=at(n + 1)) for n in range(3)]
+    stored = store.append_all([created, *renames, message(9)])
+    last = store.last_event("thread:t1")
+    assert last == stored[-1] and last.event_type == "MessageAdded"
+    renamed = store.last_event("thread:t1", types=["ThreadRenamed"])
+    assert renamed == stored[3] and renamed.event.title == "title 2"
+    assert store.last_event("thread:t1", types="ThreadCreated") == stored[0]
+    assert store.last_event("thread:t1", types=["TurnStarted"]) is None
+
+
+def test_last_event_of_an_unknown_type_needs_lenient(store):
+    payload = {"type": "FutureEvent", "at": "2025-05-01T09:30:00.000000Z"}
+    insert_raw(store, event_type="FutureEvent", payload=payload)
+    stream = rows(store)[-1][3]
+    with pytest.raises(UnknownEventTypeError):
+        store.last_event(stream)
+    assert isinstance(store.last_event(stream, lenient=True).event, UnknownEvent)
+
+
+def test_validate_event_checks_as_append_does_and_writes_nothing(store):
+    checked = validate_event(turn_completed_dict())
+    assert isinstance(checked, TurnCompleted)
+    with pytest.raises(EventValidationError) as caught:
+        validate_event(NewEvent(turn_completed_dict(), event_id=""), index=4)
+    assert caught.value.index == 4 and caught.value.field == "event_id"
+    with pytest.raises(EventValidationError) as caught:
+        validate_event(turn_completed_dict(outcome="maybe"), index=2)
+    assert caught.value.index == 2 and caught.value.field == "outcome"
+    assert count(store) == 0
 
 
 # --------------------------------------------------------------------------- the log is append-only

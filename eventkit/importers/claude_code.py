@@ -104,7 +104,7 @@ from eventkit.catalog.events import (
     derived_id,
     parse_timestamp,
 )
-from eventkit.errors import LogNotFoundError
+from eventkit.errors import SourceNotFoundError
 from eventkit.importers.common import (
     INVALID_JSON,
     TRUNCATED_LAST_LINE,
@@ -114,7 +114,6 @@ from eventkit.importers.common import (
     UsagePart,
     ensure_project,
     open_log,
-    stored_ids,
     truncate_output,
     turn_cost,
 )
@@ -193,7 +192,7 @@ def claude_code_files(
             found = [root]
         else:
             hint = " (set CLAUDE_CONFIG_DIR or pass a path)" if paths is None else ""
-            raise LogNotFoundError(f"no Claude Code logs at {root}{hint}")
+            raise SourceNotFoundError(f"no Claude Code logs at {root}{hint}")
         for path in found:
             key = path.resolve()
             if key not in seen:
@@ -366,7 +365,8 @@ def import_claude_code(
     ``paths`` is a file, a directory (searched recursively for ``*.jsonl``), a list
     of those, or None for the default location. ``log`` is a path or an
     :class:`EventStore`. A progress bar shows on a terminal; ``progress=False``
-    turns it off, ``True`` forces it on.
+    turns it off, ``True`` forces it on. A path that does not exist raises
+    :class:`~eventkit.SourceNotFoundError` before the log is opened.
     """
     files = claude_code_files(paths)
     report = ImportReport(FORMAT)
@@ -440,7 +440,7 @@ class _Importer:
         """The ids already queued by this import or stored in the log."""
         found = {event_id for event_id in event_ids if event_id in self.once_ids}
         rest = [event_id for event_id in event_ids if event_id not in found]
-        return found | stored_ids(self.store, rest)
+        return found | self.store.known_event_ids(rest)
 
 
 class _FileImport:

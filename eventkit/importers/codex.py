@@ -93,7 +93,7 @@ from eventkit.catalog.events import (
     TurnStarted,
     derived_id,
 )
-from eventkit.errors import DuplicateEventError, EventkitError, LogNotFoundError
+from eventkit.errors import DuplicateEventError, EventkitError, SourceNotFoundError
 from eventkit.importers.common import (
     INVALID_JSON,
     TRUNCATED_LAST_LINE,
@@ -176,7 +176,8 @@ def import_codex(
     ``paths`` is a rollout file, a directory (searched recursively for ``*.jsonl``), a
     list of them, or None for ``$CODEX_HOME/sessions`` (default ``~/.codex/sessions``).
     ``log`` is a log path or an open :class:`~eventkit.EventStore`. A progress bar shows
-    in a terminal (``progress=False`` or ``TQDM_DISABLE`` turn it off).
+    in a terminal (``progress=False`` or ``TQDM_DISABLE`` turn it off). A path that
+    does not exist raises :class:`~eventkit.SourceNotFoundError` before the log is opened.
     """
     if log is None:
         raise EventkitError("import_codex needs a log to write to (a path or an EventStore)")
@@ -217,7 +218,7 @@ def rollout_files(
         elif path.is_file():
             found.append(path)
         else:
-            raise LogNotFoundError(f"no Codex rollout file or directory at {path}")
+            raise SourceNotFoundError(f"no Codex rollout file or directory at {path}")
     unique: dict[Path, None] = {}
     for path in found:
         unique.setdefault(path.resolve(), None)
@@ -755,7 +756,9 @@ class _Session:
         at = source_timestamp(meta.get("timestamp")) or idx.session_at
         if at is None:  # no session_meta: the first record's time
             at = next(iter(_records(self.path, None))).at
-        existing = next(iter(self.store.read_stream(f"thread:{session_id}", lenient=True)), None)
+        existing = self.store.last_event(
+            f"thread:{session_id}", types=["ThreadCreated"], lenient=True
+        )
         if existing is not None and existing.metadata:
             source = existing.metadata.get("source")
             source = source if isinstance(source, dict) else {}

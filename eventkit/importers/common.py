@@ -191,7 +191,7 @@ class EventWriter:
             return
         pending = self._pending
         if self._once:
-            present = stored_ids(self.store, self._once)
+            present = self.store.known_event_ids(self._once)
             if present:
                 pending = [item for item in pending if item.event_id not in present]
                 self.report.events_already_present += len(self._pending) - len(pending)
@@ -207,20 +207,6 @@ class EventWriter:
                 self.report.events_by_type[item.event_type] += 1
         self.report.events_written += written
         self.report.events_already_present += len(stored) - written
-
-
-_ID_QUERY_CHUNK = 500
-
-
-def stored_ids(store: EventStore, event_ids: Iterable[str]) -> set[str]:
-    """Those of ``event_ids`` that the log holds."""
-    ids = list(event_ids)
-    found: set[str] = set()
-    for start in range(0, len(ids), _ID_QUERY_CHUNK):
-        chunk = ids[start : start + _ID_QUERY_CHUNK]
-        query = f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})"
-        found.update(row[0] for row in store.conn.execute(query, chunk))
-    return found
 
 
 @dataclass(frozen=True)
@@ -286,13 +272,9 @@ def ensure_project(
 ) -> str:
     """The id of the project at ``path``: an existing one in the log, or a new one."""
     writer.flush()  # a project queued earlier in this import must be visible
-    row = store.conn.execute(
-        "SELECT project_id FROM projection_projects WHERE path = ? AND deleted_at IS NULL "
-        "ORDER BY created_at LIMIT 1",
-        (path,),
-    ).fetchone()
-    if row:
-        return row[0]
+    existing = store.project_by_path(path)
+    if existing is not None:
+        return existing
     project_id = derived_id(at, "project", path)
     name = Path(path).name or path
     writer.add(

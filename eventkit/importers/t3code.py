@@ -85,7 +85,7 @@ from eventkit.catalog.events import (
     TurnStarted,
     derived_id,
 )
-from eventkit.errors import DuplicateEventError, EventkitError, LogNotFoundError
+from eventkit.errors import DuplicateEventError, EventkitError, SourceNotFoundError
 from eventkit.importers.common import (
     EventWriter,
     ImportReport,
@@ -174,7 +174,8 @@ def import_t3code(
     """Import t3code's ``state.sqlite`` (default: :func:`default_state_path`) into ``log``.
 
     ``log`` is a log path or an open :class:`~eventkit.EventStore`. The source is only
-    read. A progress bar shows in a terminal (``progress=False`` turns it off).
+    read. A progress bar shows in a terminal (``progress=False`` turns it off). A
+    missing source raises :class:`~eventkit.SourceNotFoundError` before the log is opened.
     """
     if log is None:
         raise EventkitError("import_t3code needs a log to write to (a path or an EventStore)")
@@ -216,7 +217,7 @@ def import_t3code(
 
 def _open_source(path: Path) -> sqlite3.Connection:
     if not path.is_file():
-        raise LogNotFoundError(f"no t3code database at {path}")
+        raise SourceNotFoundError(f"no t3code database at {path}")
     # Without a -wal file every row is in the main file: immutable=1 reads it with no
     # locks and creates no -wal/-shm beside it. With one, read it (and the WAL) read-only.
     try:

@@ -9,14 +9,12 @@ file fails the whole file. Errors name the source, the line number and the field
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable
 
-from pydantic import ValidationError
-
-from eventkit.catalog.events import parse_event
 from eventkit.errors import EventValidationError
-from eventkit.log.store import NewEvent, _to_pending, _validation_error
+from eventkit.log.store import NewEvent, validate_event
 
 _ENVELOPE_KEYS = {"event", "event_id", "metadata", "expected_version"}
 
@@ -51,21 +49,17 @@ def read_event_lines(
             payload, extra = data, {}
         if not isinstance(payload, dict):
             raise _line_error(source, number, "'event' must be a JSON object")
-        try:
-            event = parse_event(payload)
-        except ValidationError as exc:
-            raise _at_line(_validation_error(exc, 0), source, number) from None
         envelope = NewEvent(
-            event,
+            payload,
             event_id=extra.get("event_id"),
             metadata=extra.get("metadata"),
             expected_version=extra.get("expected_version"),
         )
         try:
-            _to_pending(envelope, 0)  # the store's own checks, before anything is written
+            event = validate_event(envelope)  # the store's own checks, before anything is written
         except EventValidationError as exc:
             raise _at_line(exc, source, number) from None
-        parsed.append((number, envelope))
+        parsed.append((number, dataclasses.replace(envelope, event=event)))
     return parsed
 
 

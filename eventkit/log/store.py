@@ -56,6 +56,16 @@ _COLUMNS = (
 )
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _ID_LOOKUP_CHUNK = 500
+_PROJECT_BY_PATH = """
+SELECT json_extract(created.payload, '$.id') FROM events AS created
+WHERE created.event_type = 'ProjectCreated' AND json_extract(created.payload, '$.path') = ?
+  AND NOT EXISTS (SELECT 1 FROM events AS earlier WHERE earlier.stream_id = created.stream_id
+                  AND earlier.event_type = 'ProjectCreated' AND earlier.sequence < created.sequence)
+  AND NOT EXISTS (SELECT 1 FROM events AS deleted WHERE deleted.stream_id = created.stream_id
+                  AND deleted.event_type = 'ProjectDeleted' AND deleted.sequence > created.sequence)
+ORDER BY created.occurred_at, created.sequence
+LIMIT 1
+"""
 _REPLAY_CHUNK = 2_000
 _BEGIN_ATTEMPTS = 5
 _FIELD_PARTS = 6  # a field path longer than this (deeply nested JSON) is cut short
@@ -245,6 +255,17 @@ def _decode(row: Sequence[Any], lenient: bool) -> StoredEvent:
         event=event,
         metadata=json.loads(meta) if meta is not None else None,
     )
+
+
+def validate_event(item: object, index: int = 0) -> Event:
+    """The event model of ``item``, checked as :meth:`EventStore.append_all` checks it.
+
+    ``item`` is anything ``append_all`` takes. Nothing is written: this is the store's
+    own validation (the event, its envelope, its size as JSON) for callers that check
+    a whole input before appending any of it. Raises :class:`EventValidationError` (or
+    :class:`PayloadTooLargeError`) naming ``index`` and the field.
+    """
+    return _to_pending(item, index).event
 
 
 class EventStore:
@@ -483,3 +504,55 @@ class EventStore:
                     raise EventkitError(
                         f"event {row[0]} ({row[2]}) in the log does not match the catalog: {exc}"
                     ) from exc
+
+    def known_event_ids(self, event_ids: Iterable[str]) -> set[str]:
+        """Those of ``event_ids`` that the log holds."""
+        ids = list(dict.fromkeys(event_ids))
+        found: set[str] = set()
+        with sqlite_errors("reading the log"):
+            for start in range(0, len(ids), _ID_LOOKUP_CHUNK):
+                chunk = ids[start : start + _ID_LOOKUP_CHUNK]
+                query = (
+                    f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})"
+                )
+                found.update(row[0] for row in self.conn.execute(query, chunk))
+        return found
+
+    def project_by_path(self, path: str) -> str | None:
+        """The id of the live project at ``path`` (the earliest created), or None.
+
+        Read from the events, as the projections define a project: its first
+        ProjectCreated gives its path (a later one is ignored), a ProjectDeleted after
+        that deletes it. So the answer holds with projections off or behind.
+        """
+        with sqlite_errors("reading the log"):
+            row = self.conn.execute(_PROJECT_BY_PATH, (path,)).fetchone()
+        return row[0] if row else None
+
+    def last_event(
+        self, stream_id: str, *, types: Iterable[str] | None = None, lenient: bool = False
+    ) -> StoredEvent | None:
+        """The newest event of a stream (only of ``types`` if given), or None.
+
+        An entity's latest state where its events restate it: a thread's last
+        ThreadRenamed, the last SettingChanged of the settings stream.
+        """
+        where, params = ["stream_id = ?"], [stream_id]
+        if types is not None:
+            types = [types] if isinstance(types, str) else list(types)
+            where.append(f"event_type IN ({','.join('?' * len(types))})")
+            params.extend(types)
+        query = (
+            f"SELECT {_COLUMNS} FROM events WHERE {' AND '.join(where)} "
+            "ORDER BY stream_version DESC LIMIT 1"
+        )
+        with sqlite_errors("reading the log"):
+            row = self.conn.execute(query, params).fetchone()
+        if row is None:
+            return None
+        try:
+            return _decode(row, lenient)
+        except ValueError as exc:  # pydantic's ValidationError, bad JSON or timestamps
+            raise EventkitError(
+                f"event {row[0]} ({row[2]}) in the log does not match the catalog: {exc}"
+            ) from exc
