@@ -355,3 +355,128 @@ def test_real_imports_only_have_notes(tmp_path):
     assert violations(findings) == [], [str(f) for f in violations(findings)]
     open_turns = [f for f in findings if f.check == "turns_ended"]
     assert open_turns and all(f.severity == "info" for f in open_turns)
+
+
+def test_events_of_entities_the_replay_never_created_are_reported(log_path):
+    """A thread created late: its earlier children are ignored, and so is all that names them."""
+    with ek.EventStore.open(log_path) as store:
+        _base(store)
+        store.append_all(
+            [
+                ek.MessageAdded(id="m5", thread_id="t2", role="user", text="early", at=at(10)),
+                ek.ToolCallStarted(
+                    id="c5", thread_id="t2", turn_id="u1", tool="Bash", input={}, at=at(11)
+                ),
+                ek.ThreadCreated(
+                    id="t2", project_id="p", title="t2", provider="codex", model="m", at=at(12)
+                ),
+                ek.MessageDelta(id="m5", thread_id="t2", delta="!", at=at(13)),
+                ek.ToolCallCompleted(
+                    id="c5", thread_id="t2", turn_id="u1", status="ok", output="", at=at(14)
+                ),
+                ek.ApprovalResolved(
+                    id="a5",
+                    thread_id="t2",
+                    turn_id="u1",
+                    tool_call_id="c5",
+                    decision="accepted",
+                    requested_at=at(14),
+                    at=at(15),
+                ),
+            ]
+        )
+    found = {(f.check, f.entity_id, f.sequences) for f in violations(ek.audit(log_path))}
+    assert found == {
+        ("threads_exist", "t2", (9, 10)),
+        ("deltas_for_known_messages", "m5", (12,)),
+        ("completions_match_starts", "c5", (13,)),
+        ("approvals_for_known_calls", "c5", (14,)),
+    }
+    # what the audit reports is what the replay ignored
+    assert "m5" not in set(ek.messages_df(log_path).message_id)
+    assert "c5" not in set(ek.tool_calls_df(log_path).tool_call_id)
+
+
+def test_sample_log_is_clean():
+    from build_sample import SAMPLE_LOG
+
+    assert ek.audit(SAMPLE_LOG) == []
+
+
+def _seeded_log(path) -> None:
+    """A log with a violation of several checks and a note."""
+    with ek.EventStore.open(path) as store:
+        _base(store)
+        store.append_all(
+            [
+                ek.ProjectRenamed(id="ghost", name="x", at=at(10)),
+                _approval("nobody", 11),
+                ek.CheckpointRestored(id="nothing", thread_id="t", at=at(12)),
+                ek.MessageDelta(id="m9", thread_id="t", delta="early", at=at(13)),
+                ek.TurnStarted(id="u2", thread_id="t", at=at(14)),
+            ]
+        )
+
+
+def test_a_dataset_is_audited_like_its_log(log_path, tmp_path):
+    _seeded_log(log_path)
+    dataset = tmp_path / "dataset"
+    ek.export_parquet(log_path, dataset, progress=False)
+    on_log = ek.audit(log_path)
+    on_dataset = ek.audit(dataset)
+    skipped = [f for f in on_dataset if f.check == "projections_agree"]
+    assert [(f.severity, "skipped" in f.message) for f in skipped] == [("info", True)]
+    assert [f for f in on_dataset if f not in skipped] == on_log
+    assert len(violations(on_log)) == 4 and len(on_log) == 5  # and the open turn's note
+    assert cli.main(["audit", str(dataset)]) == 1
+
+
+def test_a_dataset_of_several_logs_is_judged_log_by_log(log_path, tmp_path, small_log):
+    # each log's sequences and stream versions start at 1: no jumps, no version clashes
+    with ek.EventStore.open(log_path) as store:
+        _base(store)
+    dataset = tmp_path / "dataset"
+    ek.export_parquet([log_path, small_log], dataset, progress=False)
+    assert violations(ek.audit(dataset)) == violations(ek.audit(small_log)) == []
+
+
+def test_stats_of_a_dataset_equal_its_logs(log_path, tmp_path, capsys):
+    from eventkit.read.stats import stats
+
+    _seeded_log(log_path)
+    dataset = tmp_path / "dataset"
+    ek.export_parquet(log_path, dataset, progress=False)
+    on_log, on_dataset = stats(log_path), stats(dataset)
+    assert on_dataset.pop("source_logs") == [on_log["log_id"]]
+    assert on_dataset.pop("log") == str(dataset)
+    on_log.pop("log")
+    assert on_dataset == on_log
+    assert on_log["events"] == 13 and on_log["first_occurred_at"].endswith(".000000Z")
+    assert cli.main(["stats", str(dataset), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events_by_type"] == on_log["events_by_type"]
+
+
+def test_an_unknown_schema_version_is_a_clear_error(log_path, capsys):
+    with ek.EventStore.open(log_path) as store:
+        _base(store)
+    payload = {"type": "ThreadArchived", "id": "t", "at": "2025-01-06T10:00:00Z"}
+    _raw_insert(
+        log_path,
+        sequence=9,
+        event_type="ThreadArchived",
+        stream_id="thread:t",
+        version=8,
+        payload=payload,
+        schema_version=99,
+    )
+    for checks in (None, ["sequence_increasing"], ["projections_agree"]):
+        with pytest.raises(ek.UnsupportedSchemaError) as caught:
+            ek.audit(log_path, checks=checks)
+        message = str(caught.value)
+        assert "\n" not in message
+        assert "event 9 (ThreadArchived) has schema_version 99" in message, message
+    code = cli.main(["audit", str(log_path)])
+    out, err = capsys.readouterr()
+    assert code != 0 and out == ""
+    assert err.startswith("error: ") and "schema_version 99" in err
+    assert "Traceback" not in err and "duckdb" not in err.lower()

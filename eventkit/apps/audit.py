@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from eventkit.catalog.columns import view_name
-from eventkit.catalog.events import EVENT_TYPES
-from eventkit.errors import driver_errors
+from eventkit.catalog.events import EVENT_TYPES, SCHEMA_VERSION
+from eventkit.errors import UnsupportedSchemaError, driver_errors
 from eventkit.log.files import open_log_readonly
 
 ERROR = "error"
@@ -422,6 +422,24 @@ def _audit_views(con) -> bool:
     return dataset
 
 
+def _refuse_unknown_schemas(con) -> None:
+    """Raise :class:`UnsupportedSchemaError` if the log holds an event of an unknown version.
+
+    Checks judge payloads as the catalog describes them; such an event's payload may
+    mean something else, so no verdict on the log would be sound.
+    """
+    count, sequence, event_type, version = con.execute(
+        "SELECT count(*), min(sequence), arg_min(event_type, sequence),"
+        f" arg_min(schema_version, sequence) FROM events WHERE schema_version <> {SCHEMA_VERSION}"
+    ).fetchone()
+    if count:
+        more = f" ({count - 1} more event(s) of unknown versions)" if count > 1 else ""
+        raise UnsupportedSchemaError(
+            f"cannot audit the log: event {sequence} ({event_type}) has schema_version "
+            f"{version}; this eventkit reads version {SCHEMA_VERSION} — upgrade eventkit{more}"
+        )
+
+
 def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
     """Run every audit check (or those named) over a log or a Parquet dataset.
 
@@ -443,6 +461,7 @@ def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
     try:
         with driver_errors("auditing the log"):
             dataset = _audit_views(con)
+            _refuse_unknown_schemas(con)
             for name, func in _CHECKS.items():
                 if checks is None or name in checks:
                     findings.extend(func(con))
@@ -459,10 +478,12 @@ def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
                 )
             )
         elif isinstance(src, ek.EventStore):
-            findings.extend(projection_differences(src.conn))
+            with driver_errors("comparing projections with a fresh replay"):
+                findings.extend(projection_differences(src.conn))
         elif isinstance(src, str | os.PathLike):
             with closing(open_log_readonly(src)) as conn:
-                findings.extend(projection_differences(conn))
+                with driver_errors("comparing projections with a fresh replay"):
+                    findings.extend(projection_differences(conn))
     return findings
 
 
