@@ -65,10 +65,10 @@ def _rows(con, query: str) -> list[tuple]:
 
 
 def _created(view: str, *columns: str) -> str:
-    """SQL of the entities a creation view creates: ``id``, ``seq`` (the creating event's)
-    and ``columns`` as that event has them.
+    """SQL of the entities the replay creates from a creation view.
 
-    The replay creates a child entity at its first creation event in a thread that
+    Rows are ``id``, ``seq`` (the creating event's sequence) and ``columns`` as that
+    event has them. The replay creates a child entity at its first creation event in a thread that
     exists by then; earlier ones are ignored (and reported by ``threads_exist``).
     """
     picked = "".join(f", arg_min(c.{column}, c.sequence) AS {column}" for column in columns)
