@@ -1,7 +1,7 @@
 """One error tree for eventkit; driver errors (SQLite, DuckDB, pyarrow, Spark) are mapped here.
 
 EventkitError
-├── EventValidationError        bad input: names the batch index and the field
+├── EventValidationError        bad input: names the batch index and every field at fault
 │   └── PayloadTooLargeError    a payload over the 16 MiB limit
 ├── DuplicateEventError         same event_id, different payload
 ├── ConcurrencyError            expected_version did not match the stream
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 
 class EventkitError(Exception):
@@ -29,18 +29,50 @@ class EventkitError(Exception):
 
 
 class EventValidationError(EventkitError, ValueError):
-    """An event (or input line) failed validation; nothing was written."""
+    """An event (or input line) failed validation; nothing was written.
 
-    def __init__(self, message: str, *, index: int | None = None, field: str | None = None):
+    ``problems`` lists every ``(field, message)`` found in the event, in the order
+    found; ``field`` is the first problem's field.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int | None = None,
+        field: str | None = None,
+        problems: Sequence[tuple[str | None, str]] | None = None,
+    ):
         self.index = index
         self.field = field
+        self.problems: list[tuple[str | None, str]] = (
+            list(problems) if problems else [(field, message)]
+        )
         where = []
         if index is not None:
             where.append(f"event {index}")
-        if field:
+        if field and len(self.problems) == 1:  # several problems name their fields in the text
             where.append(f"field {field!r}")
         prefix = f"{', '.join(where)}: " if where else ""
         super().__init__(prefix + message)
+
+    @classmethod
+    def listing(
+        cls, problems: Sequence[tuple[str | None, str]], *, index: int | None = None
+    ) -> EventValidationError:
+        """One error naming every ``(field, message)`` problem of an event, on one line."""
+        if len(problems) == 1:
+            field, message = problems[0]
+            return cls(message, index=index, field=field)
+        listed = "; ".join(
+            f"field {field!r}: {message}" if field else message for field, message in problems
+        )
+        return cls(
+            f"{len(problems)} problems: {listed}",
+            index=index,
+            field=problems[0][0],
+            problems=problems,
+        )
 
 
 class PayloadTooLargeError(EventValidationError):

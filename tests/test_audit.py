@@ -35,11 +35,13 @@ def _base(store: ek.EventStore) -> None:
     )
 
 
-def _raw_insert(path, *, sequence, event_type, stream_id, version, payload):
+def _raw_insert(path, *, sequence, event_type, stream_id, version, payload, schema_version=1):
+    # A row past the store's checks (the log's triggers refuse updates, not inserts).
     with closing(sqlite3.connect(path)) as conn, conn:
         conn.execute(
             "INSERT INTO events (sequence, event_id, event_type, stream_id, stream_version,"
-            " occurred_at, recorded_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " occurred_at, recorded_at, schema_version, payload)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 sequence,
                 f"raw-{sequence}",
@@ -48,6 +50,7 @@ def _raw_insert(path, *, sequence, event_type, stream_id, version, payload):
                 version,
                 "2025-01-06T10:00:00.000000Z",
                 "2025-01-06T10:00:00.000000Z",
+                schema_version,
                 json.dumps(payload),
             ),
         )
@@ -63,21 +66,39 @@ def test_generated_log_passes(small_log):
     assert violations(ek.audit(small_log)) == []
 
 
-# one seeded violation per check: (check, events to append after the base, offending seqs)
+def _approval(call_id: str, seconds: float) -> ek.ApprovalResolved:
+    return ek.ApprovalResolved(
+        id=f"a-{call_id}",
+        thread_id="t",
+        turn_id="u1",
+        tool_call_id=call_id,
+        decision="accepted",
+        requested_at=at(seconds - 1),
+        at=at(seconds),
+    )
+
+
+# One seeded violation per case: case -> (check, events appended after the base (which
+# ends at sequence 8), the offending sequences, the entity the finding names).
 SEEDED = {
     "turns_ended": (
+        "turns_ended",
         [
             ek.TurnStarted(id="u2", thread_id="t", at=at(10)),
             ek.TurnStarted(id="u3", thread_id="t", at=at(11)),
             ek.TurnCompleted(id="u3", thread_id="t", outcome="success", at=at(12)),
         ],
         [9],
+        "u2",
     ),
     "completions_match_starts": (
+        "completions_match_starts",
         [ek.TurnCompleted(id="ghost", thread_id="t", outcome="success", at=at(10))],
         [9],
+        "ghost",
     ),
     "tool_calls_completed": (
+        "tool_calls_completed",
         [
             ek.TurnStarted(id="u2", thread_id="t", at=at(10)),
             ek.ToolCallStarted(
@@ -86,46 +107,152 @@ SEEDED = {
             ek.TurnCompleted(id="u2", thread_id="t", outcome="success", at=at(12)),
         ],
         [10],
+        "c2",
     ),
     "deltas_for_known_messages": (
+        "deltas_for_known_messages",
         [
             ek.MessageDelta(id="m9", thread_id="t", delta="early", at=at(10)),
             ek.MessageAdded(id="m9", thread_id="t", role="assistant", text="x", at=at(11)),
         ],
         [9],
+        "m9",
     ),
     "single_creation": (
+        "single_creation",
         [ek.MessageAdded(id="m1", thread_id="t", role="assistant", text="again", at=at(10))],
         [4, 9],
+        "m1",
     ),
     "threads_exist": (
+        "threads_exist",
         [ek.TurnStarted(id="u9", thread_id="nowhere", at=at(10))],
         [9],
+        "nowhere",
+    ),
+    "thread_renamed_unknown": (
+        "threads_exist",
+        [ek.ThreadRenamed(id="nowhere", title="x", at=at(10))],
+        [9],
+        "nowhere",
+    ),
+    "thread_archived_unknown": (
+        "threads_exist",
+        [ek.ThreadArchived(id="nowhere", at=at(10))],
+        [9],
+        "nowhere",
+    ),
+    "thread_deleted_before_creation": (
+        "threads_exist",
+        [
+            ek.ThreadDeleted(id="t2", at=at(10)),
+            ek.ThreadCreated(
+                id="t2", project_id="p", title="t2", provider="codex", model="m", at=at(11)
+            ),
+        ],
+        [9],
+        "t2",
+    ),
+    "project_renamed_unknown": (
+        "projects_exist",
+        [ek.ProjectRenamed(id="ghost", name="x", at=at(10))],
+        [9],
+        "ghost",
+    ),
+    "project_deleted_before_creation": (
+        "projects_exist",
+        [
+            ek.ProjectDeleted(id="p2", at=at(10)),
+            ek.ProjectCreated(id="p2", name="p2", path="/p2", at=at(11)),
+        ],
+        [9],
+        "p2",
+    ),
+    "approval_unknown_call": (
+        "approvals_for_known_calls",
+        [_approval("ghost", 10)],
+        [9],
+        "ghost",
+    ),
+    "approval_before_its_call": (
+        "approvals_for_known_calls",
+        [  # the call runs in an open turn: notes, not violations
+            ek.TurnStarted(id="u2", thread_id="t", at=at(10)),
+            _approval("c9", 11),
+            ek.ToolCallStarted(
+                id="c9", thread_id="t", turn_id="u2", tool="Bash", input={}, at=at(12)
+            ),
+        ],
+        [10],
+        "c9",
+    ),
+    "restore_unknown_checkpoint": (
+        "restores_of_known_checkpoints",
+        [ek.CheckpointRestored(id="ghost", thread_id="t", at=at(10))],
+        [9],
+        "ghost",
+    ),
+    "restore_before_creation": (
+        "restores_of_known_checkpoints",
+        [
+            ek.CheckpointRestored(id="k1", thread_id="t", at=at(10)),
+            ek.CheckpointCreated(
+                id="k1",
+                thread_id="t",
+                git_ref="abc",
+                message="m",
+                files_changed=1,
+                additions=1,
+                deletions=0,
+                at=at(11),
+            ),
+        ],
+        [9],
+        "k1",
     ),
     "no_events_after_deletion": (
+        "no_events_after_deletion",
         [
             ek.ThreadDeleted(id="t", at=at(10)),
             ek.ThreadRenamed(id="t", title="zombie", at=at(11)),
         ],
         [10],
+        "t",
+    ),
+    "project_renamed_after_deletion": (
+        "no_events_after_deletion",
+        [
+            ek.ProjectDeleted(id="p", at=at(10)),
+            ek.ProjectRenamed(id="p", name="zombie", at=at(11)),
+        ],
+        [10],
+        "p",
     ),
 }
 
 
-@pytest.mark.parametrize("check", sorted(SEEDED))
-def test_each_check_fires_and_names_events(check, log_path, capsys):
-    extra, offending = SEEDED[check]
+def test_every_check_has_a_seeded_violation():
+    seeded = {check for check, *_ in SEEDED.values()}
+    assert seeded | {"sequence_increasing", "known_event_types", "projections_agree"} == set(
+        available_checks()
+    )
+
+
+@pytest.mark.parametrize("case", sorted(SEEDED))
+def test_each_check_fires_and_names_events(case, log_path, capsys):
+    check, extra, offending, entity = SEEDED[case]
     with ek.EventStore.open(log_path) as store:
         _base(store)
         store.append_all(extra)
     findings = violations(ek.audit(log_path))
     assert {f.check for f in findings} == {check}, [str(f) for f in findings]
     assert sorted({s for f in findings for s in f.sequences}) == offending
-    assert all(f.message for f in findings)
+    assert {f.entity_id for f in findings} == {entity}
+    assert all(entity in f.message for f in findings)
     assert cli.main(["audit", str(log_path)]) == 1
     out = capsys.readouterr().out
     assert f"[error] {check}:" in out
-    assert out.rstrip().endswith(f"audit: {len(findings)} violation(s)")
+    assert out.splitlines()[-1].startswith(f"audit: {len(findings)} violation(s)")
 
 
 def test_sequence_gap_and_stream_version_fire(log_path):
@@ -228,3 +355,128 @@ def test_real_imports_only_have_notes(tmp_path):
     assert violations(findings) == [], [str(f) for f in violations(findings)]
     open_turns = [f for f in findings if f.check == "turns_ended"]
     assert open_turns and all(f.severity == "info" for f in open_turns)
+
+
+def test_events_of_entities_the_replay_never_created_are_reported(log_path):
+    """A thread created late: its earlier children are ignored, and so is all that names them."""
+    with ek.EventStore.open(log_path) as store:
+        _base(store)
+        store.append_all(
+            [
+                ek.MessageAdded(id="m5", thread_id="t2", role="user", text="early", at=at(10)),
+                ek.ToolCallStarted(
+                    id="c5", thread_id="t2", turn_id="u1", tool="Bash", input={}, at=at(11)
+                ),
+                ek.ThreadCreated(
+                    id="t2", project_id="p", title="t2", provider="codex", model="m", at=at(12)
+                ),
+                ek.MessageDelta(id="m5", thread_id="t2", delta="!", at=at(13)),
+                ek.ToolCallCompleted(
+                    id="c5", thread_id="t2", turn_id="u1", status="ok", output="", at=at(14)
+                ),
+                ek.ApprovalResolved(
+                    id="a5",
+                    thread_id="t2",
+                    turn_id="u1",
+                    tool_call_id="c5",
+                    decision="accepted",
+                    requested_at=at(14),
+                    at=at(15),
+                ),
+            ]
+        )
+    found = {(f.check, f.entity_id, f.sequences) for f in violations(ek.audit(log_path))}
+    assert found == {
+        ("threads_exist", "t2", (9, 10)),
+        ("deltas_for_known_messages", "m5", (12,)),
+        ("completions_match_starts", "c5", (13,)),
+        ("approvals_for_known_calls", "c5", (14,)),
+    }
+    # what the audit reports is what the replay ignored
+    assert "m5" not in set(ek.messages_df(log_path).message_id)
+    assert "c5" not in set(ek.tool_calls_df(log_path).tool_call_id)
+
+
+def test_sample_log_is_clean():
+    from build_sample import SAMPLE_LOG
+
+    assert ek.audit(SAMPLE_LOG) == []
+
+
+def _seeded_log(path) -> None:
+    """A log with a violation of several checks and a note."""
+    with ek.EventStore.open(path) as store:
+        _base(store)
+        store.append_all(
+            [
+                ek.ProjectRenamed(id="ghost", name="x", at=at(10)),
+                _approval("nobody", 11),
+                ek.CheckpointRestored(id="nothing", thread_id="t", at=at(12)),
+                ek.MessageDelta(id="m9", thread_id="t", delta="early", at=at(13)),
+                ek.TurnStarted(id="u2", thread_id="t", at=at(14)),
+            ]
+        )
+
+
+def test_a_dataset_is_audited_like_its_log(log_path, tmp_path):
+    _seeded_log(log_path)
+    dataset = tmp_path / "dataset"
+    ek.export_parquet(log_path, dataset, progress=False)
+    on_log = ek.audit(log_path)
+    on_dataset = ek.audit(dataset)
+    skipped = [f for f in on_dataset if f.check == "projections_agree"]
+    assert [(f.severity, "skipped" in f.message) for f in skipped] == [("info", True)]
+    assert [f for f in on_dataset if f not in skipped] == on_log
+    assert len(violations(on_log)) == 4 and len(on_log) == 5  # and the open turn's note
+    assert cli.main(["audit", str(dataset)]) == 1
+
+
+def test_a_dataset_of_several_logs_is_judged_log_by_log(log_path, tmp_path, small_log):
+    # each log's sequences and stream versions start at 1: no jumps, no version clashes
+    with ek.EventStore.open(log_path) as store:
+        _base(store)
+    dataset = tmp_path / "dataset"
+    ek.export_parquet([log_path, small_log], dataset, progress=False)
+    assert violations(ek.audit(dataset)) == violations(ek.audit(small_log)) == []
+
+
+def test_stats_of_a_dataset_equal_its_logs(log_path, tmp_path, capsys):
+    from eventkit.read.stats import stats
+
+    _seeded_log(log_path)
+    dataset = tmp_path / "dataset"
+    ek.export_parquet(log_path, dataset, progress=False)
+    on_log, on_dataset = stats(log_path), stats(dataset)
+    assert on_dataset.pop("source_logs") == [on_log["log_id"]]
+    assert on_dataset.pop("log") == str(dataset)
+    on_log.pop("log")
+    assert on_dataset == on_log
+    assert on_log["events"] == 13 and on_log["first_occurred_at"].endswith(".000000Z")
+    assert cli.main(["stats", str(dataset), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events_by_type"] == on_log["events_by_type"]
+
+
+def test_an_unknown_schema_version_is_a_clear_error(log_path, capsys):
+    with ek.EventStore.open(log_path) as store:
+        _base(store)
+    payload = {"type": "ThreadArchived", "id": "t", "at": "2025-01-06T10:00:00Z"}
+    _raw_insert(
+        log_path,
+        sequence=9,
+        event_type="ThreadArchived",
+        stream_id="thread:t",
+        version=8,
+        payload=payload,
+        schema_version=99,
+    )
+    for checks in (None, ["sequence_increasing"], ["projections_agree"]):
+        with pytest.raises(ek.UnsupportedSchemaError) as caught:
+            ek.audit(log_path, checks=checks)
+        message = str(caught.value)
+        assert "\n" not in message
+        assert "event 9 (ThreadArchived) has schema_version 99" in message, message
+    code = cli.main(["audit", str(log_path)])
+    out, err = capsys.readouterr()
+    assert code != 0 and out == ""
+    assert err.startswith("error: ") and "schema_version 99" in err
+    assert "Traceback" not in err and "duckdb" not in err.lower()

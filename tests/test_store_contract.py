@@ -384,6 +384,30 @@ def test_validation_error_names_index_and_field(store, bad, field):
     assert count(store) == 0
 
 
+def test_validation_error_lists_every_problem_of_the_event(store):
+    bad = turn_completed_dict(outcome="exploded", usage={"input_tokens": -1}, cost_usd=-0.5)
+    with pytest.raises(EventValidationError) as caught:
+        store.append_all([message(0), bad])
+    error = caught.value
+    assert (error.index, error.field) == (1, "outcome")  # the first problem
+    assert [field for field, _ in error.problems] == ["outcome", "usage.input_tokens", "cost_usd"]
+    assert all(text for _, text in error.problems)
+    text = str(error)
+    assert "\n" not in text
+    assert text.startswith("event 1: 3 problems: field 'outcome': ")
+    for field, problem in error.problems:
+        assert f"field {field!r}: {problem}" in text
+    assert "more problem" not in text
+    assert count(store) == 0
+
+
+def test_a_single_problem_keeps_its_short_form(store):
+    with pytest.raises(EventValidationError) as caught:
+        store.append(turn_completed_dict(outcome="exploded"))
+    assert caught.value.problems == [("outcome", caught.value.problems[0][1])]
+    assert str(caught.value).startswith("event 0, field 'outcome': Input should be")
+
+
 def test_unappendable_items_are_rejected_with_their_index(store):
     for bad in (42, "ProjectCreated", (message(1), ""), NewEvent(object())):
         with pytest.raises(EventValidationError) as caught:

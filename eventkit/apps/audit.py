@@ -4,6 +4,12 @@ Each check is a DuckDB query over the typed views (or, for projections, a compar
 with a fresh replay) and yields :class:`Finding` rows naming the offending events.
 ``error`` findings are violations; ``info`` findings are facts worth knowing that are
 not corruption — a real session log that ends mid-turn leaves its last turn open.
+
+Between them the checks report every event the replay rules of ``docs/semantics.md``
+ignore. The checks read the views of an ``audit`` schema (first on the search path),
+which are the log's own; over a Parquet dataset their ``sequence`` is the event's
+position in the union of its logs (its sequence plus its log's ``replay_offset``), the
+order the replay follows — for a dataset of one log, the log's sequence.
 """
 
 from __future__ import annotations
@@ -14,6 +20,11 @@ from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from eventkit.catalog.columns import view_name
+from eventkit.catalog.events import EVENT_TYPES, SCHEMA_VERSION
+from eventkit.errors import UnsupportedSchemaError, driver_errors
+from eventkit.log.files import open_log_readonly
 
 ERROR = "error"
 INFO = "info"
@@ -53,12 +64,28 @@ def _rows(con, query: str) -> list[tuple]:
     return con.execute(query).fetchall()
 
 
+def _created(view: str, *columns: str) -> str:
+    """SQL of the entities the replay creates from a creation view.
+
+    Rows are ``id``, ``seq`` (the creating event's sequence) and ``columns`` as that
+    event has them. The replay creates a child entity at its first creation event in a thread that
+    exists by then; earlier ones are ignored (and reported by ``threads_exist``).
+    """
+    picked = "".join(f", arg_min(c.{column}, c.sequence) AS {column}" for column in columns)
+    return f"""SELECT c.id, min(c.sequence) AS seq{picked} FROM {view} c
+               JOIN (SELECT id, min(sequence) AS seq FROM thread_created GROUP BY id) t
+                 ON t.id = c.thread_id AND t.seq < c.sequence
+               GROUP BY c.id"""
+
+
 @check("sequence_increasing")
 def _sequence(con) -> Iterator[Finding]:
     for prev, seq in _rows(
         con,
         """SELECT prev, sequence FROM (
-               SELECT sequence, lag(sequence) OVER (ORDER BY sequence) AS prev FROM events)
+               SELECT sequence,
+                      lag(sequence) OVER (PARTITION BY source_log ORDER BY sequence) AS prev
+               FROM events)
            WHERE prev IS NOT NULL AND sequence <> prev + 1 ORDER BY sequence""",
     ):
         yield Finding(
@@ -71,11 +98,12 @@ def _sequence(con) -> Iterator[Finding]:
         con,
         """SELECT stream_id, list(stream_version ORDER BY sequence),
                   list(sequence ORDER BY sequence)
-           FROM (SELECT stream_id, stream_version, sequence,
-                        row_number() OVER (PARTITION BY stream_id ORDER BY sequence) AS expected
+           FROM (SELECT source_log, stream_id, stream_version, sequence,
+                        row_number() OVER (PARTITION BY source_log, stream_id
+                                           ORDER BY sequence) AS expected
                  FROM events)
-           GROUP BY stream_id HAVING bool_or(stream_version <> expected)
-           ORDER BY stream_id""",
+           GROUP BY source_log, stream_id HAVING bool_or(stream_version <> expected)
+           ORDER BY min(sequence)""",
     ):
         yield Finding(
             "sequence_increasing",
@@ -90,11 +118,7 @@ def _sequence(con) -> Iterator[Finding]:
 def _turns_ended(con) -> Iterator[Finding]:
     rows = _rows(
         con,
-        """WITH threads AS (SELECT id, min(sequence) AS seq FROM thread_created GROUP BY id),
-           started AS (
-               SELECT s.id, s.thread_id, min(s.sequence) AS seq FROM turn_started s
-               JOIN threads t ON t.id = s.thread_id AND t.seq < s.sequence
-               GROUP BY s.id, s.thread_id),
+        f"""WITH started AS ({_created("turn_started", "thread_id")}),
            completed AS (SELECT DISTINCT id FROM turn_completed),
            last_turn AS (SELECT thread_id, max(seq) AS seq FROM started GROUP BY thread_id)
            SELECT s.id, s.thread_id, s.seq, s.seq = l.seq AS is_last
@@ -131,8 +155,7 @@ def _completions(con) -> Iterator[Finding]:
         for entity, seqs in _rows(
             con,
             f"""SELECT c.id, list(c.sequence ORDER BY c.sequence) FROM {view} c
-                LEFT JOIN (SELECT id, min(sequence) AS seq FROM {start_view} GROUP BY id) s
-                  ON s.id = c.id
+                LEFT JOIN ({_created(start_view)}) s ON s.id = c.id
                 WHERE s.seq IS NULL OR s.seq > c.sequence
                 GROUP BY c.id ORDER BY min(c.sequence)""",
         ):
@@ -161,10 +184,7 @@ def _completions(con) -> Iterator[Finding]:
 def _tool_calls_completed(con) -> Iterator[Finding]:
     rows = _rows(
         con,
-        """WITH threads AS (SELECT id, min(sequence) AS seq FROM thread_created GROUP BY id),
-                calls AS (SELECT c.id, c.turn_id, min(c.sequence) AS seq FROM tool_call_started c
-                          JOIN threads t ON t.id = c.thread_id AND t.seq < c.sequence
-                          GROUP BY c.id, c.turn_id),
+        f"""WITH calls AS ({_created("tool_call_started", "turn_id")}),
                 done_turns AS (SELECT DISTINCT id FROM turn_completed)
            SELECT c.id, c.turn_id, c.seq, c.turn_id IN (SELECT id FROM done_turns) AS turn_done
            FROM calls c WHERE c.id NOT IN (SELECT id FROM tool_call_completed)
@@ -193,9 +213,8 @@ def _tool_calls_completed(con) -> Iterator[Finding]:
 def _deltas(con) -> Iterator[Finding]:
     for message_id, seqs in _rows(
         con,
-        """SELECT d.id, list(d.sequence ORDER BY d.sequence) FROM message_delta d
-           LEFT JOIN (SELECT id, min(sequence) AS seq FROM message_added GROUP BY id) a
-             ON a.id = d.id
+        f"""SELECT d.id, list(d.sequence ORDER BY d.sequence) FROM message_delta d
+           LEFT JOIN ({_created("message_added")}) a ON a.id = d.id
            WHERE a.seq IS NULL OR a.seq > d.sequence
            GROUP BY d.id ORDER BY min(d.sequence)""",
     ):
@@ -232,34 +251,92 @@ def _single_creation(con) -> Iterator[Finding]:
             )
 
 
-@check("threads_exist")
-def _threads_exist(con) -> Iterator[Finding]:
-    for stream, seqs in _rows(
+def _before_creation(con, check_name: str, kind: str, view: str, created_by: str):
+    """Events of ``kind:<id>`` streams before or without the stream's creation event."""
+    for stream, types, seqs in _rows(
         con,
-        """SELECT e.stream_id, list(e.sequence ORDER BY e.sequence) FROM events e
-           LEFT JOIN (SELECT id, min(sequence) AS seq FROM thread_created GROUP BY id) t
-             ON e.stream_id = 'thread:' || t.id
-           WHERE e.stream_id LIKE 'thread:%' AND (t.seq IS NULL OR e.sequence < t.seq)
-           GROUP BY e.stream_id ORDER BY min(e.sequence)""",
+        f"""SELECT e.stream_id, list(DISTINCT e.event_type ORDER BY e.event_type),
+                   list(e.sequence ORDER BY e.sequence) FROM events e
+            LEFT JOIN (SELECT id, min(sequence) AS seq FROM {view} GROUP BY id) c
+              ON e.stream_id = '{kind}:' || c.id
+            WHERE e.stream_id LIKE '{kind}:%' AND (c.seq IS NULL OR e.sequence < c.seq)
+            GROUP BY e.stream_id ORDER BY min(e.sequence)""",
     ):
         yield Finding(
-            "threads_exist",
+            check_name,
             ERROR,
-            f"{len(seqs)} event(s) in {stream} before or without its ThreadCreated",
-            entity_id=stream.removeprefix("thread:"),
+            f"{len(seqs)} event(s) in {stream} before or without its {created_by} "
+            f"({', '.join(types)}); the replay ignores them",
+            entity_id=stream.removeprefix(f"{kind}:"),
             sequences=tuple(seqs),
         )
+
+
+@check("projects_exist")
+def _projects_exist(con) -> Iterator[Finding]:
+    # ProjectRenamed / ProjectDeleted of a project never created (or not yet)
+    yield from _before_creation(
+        con, "projects_exist", "project", "project_created", "ProjectCreated"
+    )
+
+
+@check("threads_exist")
+def _threads_exist(con) -> Iterator[Finding]:
+    # every event of a thread's stream, the thread's own renames and deletions included
+    yield from _before_creation(con, "threads_exist", "thread", "thread_created", "ThreadCreated")
+
+
+@check("approvals_for_known_calls")
+def _approvals(con) -> Iterator[Finding]:
+    for call_id, seqs in _rows(
+        con,
+        f"""SELECT a.tool_call_id, list(a.sequence ORDER BY a.sequence) FROM approval_resolved a
+            LEFT JOIN ({_created("tool_call_started")}) c ON c.id = a.tool_call_id
+            WHERE c.seq IS NULL OR c.seq > a.sequence
+            GROUP BY a.tool_call_id ORDER BY min(a.sequence)""",
+    ):
+        yield Finding(
+            "approvals_for_known_calls",
+            ERROR,
+            f"{len(seqs)} ApprovalResolved for tool call {call_id}, which was not started "
+            "before it; the replay ignores them",
+            entity_id=call_id,
+            sequences=tuple(seqs),
+        )
+
+
+@check("restores_of_known_checkpoints")
+def _restores(con) -> Iterator[Finding]:
+    for checkpoint_id, seqs in _rows(
+        con,
+        f"""SELECT r.id, list(r.sequence ORDER BY r.sequence) FROM checkpoint_restored r
+            LEFT JOIN ({_created("checkpoint_created")}) c ON c.id = r.id
+            WHERE c.seq IS NULL OR c.seq > r.sequence
+            GROUP BY r.id ORDER BY min(r.sequence)""",
+    ):
+        yield Finding(
+            "restores_of_known_checkpoints",
+            ERROR,
+            f"{len(seqs)} CheckpointRestored of checkpoint {checkpoint_id}, which was not "
+            "created before it; the replay ignores them",
+            entity_id=checkpoint_id,
+            sequences=tuple(seqs),
+        )
+
+
+def _deleted(kind: str) -> str:
+    """SQL of ``(stream_id, seq)``: the deletion the replay applies, the first after creation."""
+    return f"""SELECT '{kind}:' || d.id AS stream_id, min(d.sequence) AS seq FROM {kind}_deleted d
+               JOIN (SELECT id, min(sequence) AS seq FROM {kind}_created GROUP BY id) c
+                 ON c.id = d.id AND c.seq < d.sequence
+               GROUP BY d.id"""
 
 
 @check("no_events_after_deletion")
 def _after_deletion(con) -> Iterator[Finding]:
     for stream, seqs in _rows(
         con,
-        """WITH deleted AS (
-               SELECT 'thread:' || id AS stream_id, min(sequence) AS seq FROM thread_deleted
-               GROUP BY id
-               UNION ALL
-               SELECT 'project:' || id, min(sequence) FROM project_deleted GROUP BY id)
+        f"""WITH deleted AS ({_deleted("thread")} UNION ALL {_deleted("project")})
            SELECT e.stream_id, list(e.sequence ORDER BY e.sequence)
            FROM events e JOIN deleted d ON e.stream_id = d.stream_id AND e.sequence > d.seq
            GROUP BY e.stream_id ORDER BY min(e.sequence)""",
@@ -275,8 +352,6 @@ def _after_deletion(con) -> Iterator[Finding]:
 
 @check("known_event_types")
 def _known_types(con) -> Iterator[Finding]:
-    from eventkit.catalog.events import EVENT_TYPES
-
     known = ", ".join(f"'{t}'" for t in EVENT_TYPES)
     for event_type, seqs in _rows(
         con,
@@ -317,14 +392,64 @@ def projection_differences(conn: sqlite3.Connection) -> Iterator[Finding]:
                 )
 
 
-def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
-    """Run every audit check (or those named) over a log; returns the findings.
+_SOURCES_TABLE = "eventkit_sources"
+"""The table a dataset's connection lists its logs in (with each log's ``replay_offset``)."""
 
-    An empty list, or only ``info`` findings, means the log is sound.
+
+def _audit_views(con) -> bool:
+    """Create the ``audit`` views the checks read and put them first on the search path.
+
+    Returns whether ``con`` reads a Parquet dataset. A log's views are its own (with a
+    null ``source_log``); a dataset's carry positions in the union as ``sequence``.
     """
-    from eventkit.log.files import open_log_readonly
-    from eventkit.log.store import EventStore
-    from eventkit.read.readers import connect_duckdb
+    (dataset,) = con.execute(
+        "SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = current_database() "
+        f"AND schema_name = 'main' AND table_name = '{_SOURCES_TABLE}'"
+    ).fetchone()
+    con.execute("CREATE SCHEMA IF NOT EXISTS audit")
+    for view in ("events", *(view_name(t) for t in EVENT_TYPES)):
+        if dataset:
+            body = (
+                "SELECT v.* REPLACE (v.sequence + s.replay_offset AS sequence) "
+                f'FROM main."{view}" v JOIN main.{_SOURCES_TABLE} s ON s.source_log = v.source_log'
+            )
+        elif view == "events":
+            body = 'SELECT *, NULL::VARCHAR AS source_log FROM main."events"'
+        else:
+            body = f'SELECT * FROM main."{view}"'
+        con.execute(f'CREATE OR REPLACE VIEW audit."{view}" AS {body}')
+    con.execute("SET search_path = 'audit,main'")
+    return dataset
+
+
+def _refuse_unknown_schemas(con) -> None:
+    """Raise :class:`UnsupportedSchemaError` if the log holds an event of an unknown version.
+
+    Checks judge payloads as the catalog describes them; such an event's payload may
+    mean something else, so no verdict on the log would be sound.
+    """
+    count, sequence, event_type, version = con.execute(
+        "SELECT count(*), min(sequence), arg_min(event_type, sequence),"
+        f" arg_min(schema_version, sequence) FROM events WHERE schema_version <> {SCHEMA_VERSION}"
+    ).fetchone()
+    if count:
+        more = f" ({count - 1} more event(s) of unknown versions)" if count > 1 else ""
+        raise UnsupportedSchemaError(
+            f"cannot audit the log: event {sequence} ({event_type}) has schema_version "
+            f"{version}; this eventkit reads version {SCHEMA_VERSION} — upgrade eventkit{more}"
+        )
+
+
+def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
+    """Run every audit check (or those named) over a log or a Parquet dataset.
+
+    Returns the findings: an empty list, or only ``info`` findings, means the log is
+    sound. A dataset holds no projection tables: ``projections_agree`` is skipped for
+    it, with an ``info`` finding saying so. A log holding an event of a
+    ``schema_version`` this eventkit does not know raises :class:`UnsupportedSchemaError`
+    naming the event (its payload cannot be read as the catalog describes).
+    """
+    import eventkit as ek
 
     unknown = set(checks or ()) - set(_CHECKS) - {"projections_agree"}
     if unknown:
@@ -332,19 +457,33 @@ def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
             f"unknown audit check(s): {sorted(unknown)}; known: {sorted(available_checks())}"
         )
     findings: list[Finding] = []
-    con = connect_duckdb(src)
+    con = ek.connect_duckdb(src)
     try:
-        for name, func in _CHECKS.items():
-            if checks is None or name in checks:
-                findings.extend(func(con))
+        with driver_errors("auditing the log"):
+            dataset = _audit_views(con)
+            _refuse_unknown_schemas(con)
+            for name, func in _CHECKS.items():
+                if checks is None or name in checks:
+                    findings.extend(func(con))
     finally:
         con.close()
     if checks is None or "projections_agree" in checks:
-        if isinstance(src, EventStore):
-            findings.extend(projection_differences(src.conn))
+        if dataset:
+            findings.append(
+                Finding(
+                    "projections_agree",
+                    INFO,
+                    "skipped: a Parquet dataset holds no projection tables; "
+                    "audit the log it was exported from to compare them",
+                )
+            )
+        elif isinstance(src, ek.EventStore):
+            with driver_errors("comparing projections with a fresh replay"):
+                findings.extend(projection_differences(src.conn))
         elif isinstance(src, str | os.PathLike):
             with closing(open_log_readonly(src)) as conn:
-                findings.extend(projection_differences(conn))
+                with driver_errors("comparing projections with a fresh replay"):
+                    findings.extend(projection_differences(conn))
     return findings
 
 

@@ -66,7 +66,9 @@ def read_event_lines(
 def _at_line(error: EventValidationError, source: str, line: int) -> EventValidationError:
     """The store's error for event 0, restated for a line (keeping its class and field)."""
     detail = str(error).removeprefix("event 0, ").removeprefix("event 0: ")
-    return _line_error(source, line, detail, error.field, type(error))
+    restated = _line_error(source, line, detail, error.field, type(error))
+    restated.problems = error.problems
+    return restated
 
 
 def _line_error(

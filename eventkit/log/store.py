@@ -96,22 +96,24 @@ class _Pending:
 
 
 def _validation_error(exc: ValidationError, index: int) -> EventValidationError:
-    errors = exc.errors(include_url=False)
-    first = errors[0]
-    loc = [str(part) for part in first["loc"]]
-    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
-        loc = ["type"]
-    elif loc and loc[0] in EVENT_TYPES:  # drop the discriminator's tag from the path
-        loc = loc[1:]
-    detail = first["msg"]
-    if first["type"] in ("recursion_depth_exceeded", "recursion_loop"):  # past MAX_JSON_DEPTH
-        detail = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
-        loc = loc[:1]
-    if len(loc) > _FIELD_PARTS:
-        loc = [*loc[:_FIELD_PARTS], "…"]
-    field = ".".join(loc) or None
-    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-    return EventValidationError(f"{detail}{more}", index=index, field=field)
+    """The store's error for a pydantic failure: every problem, each with its field."""
+    problems: list[tuple[str | None, str]] = []
+    for error in exc.errors(include_url=False):
+        loc = [str(part) for part in error["loc"]]
+        if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = ["type"]
+        elif loc and loc[0] in EVENT_TYPES:  # drop the discriminator's tag from the path
+            loc = loc[1:]
+        detail = error["msg"]
+        if error["type"] in ("recursion_depth_exceeded", "recursion_loop"):  # past MAX_JSON_DEPTH
+            detail = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+            loc = loc[:1]
+        if len(loc) > _FIELD_PARTS:
+            loc = [*loc[:_FIELD_PARTS], "…"]
+        problem = (".".join(loc) or None, detail)
+        if problem not in problems:  # a cut-short path can repeat one already listed
+            problems.append(problem)
+    return EventValidationError.listing(problems, index=index)
 
 
 def _occurred_text(event: Event, payload: str) -> str:

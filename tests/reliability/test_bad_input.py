@@ -516,6 +516,19 @@ def test_jsonl_names_the_line_and_field():
     check()
 
 
+def test_jsonl_lists_every_problem_of_a_line():
+    bad = {**VALID["ProjectCreated"], "id": "", "at": "2025-01-01T00:00:00"}
+    with pytest.raises(EventValidationError) as info:
+        read_event_lines([json.dumps(VALID["ProjectCreated"]), json.dumps(bad)], "in.jsonl")
+    error = info.value
+    assert sorted(field for field, _ in error.problems) == ["at", "id"]
+    assert (error.line, error.field) == (2, error.problems[0][0])
+    assert str(error).startswith("in.jsonl:2: 2 problems: field ")
+    for field, problem in error.problems:
+        assert f"field {field!r}: {problem}" in str(error)
+    assert "\n" not in str(error)
+
+
 def test_jsonl_refuses_lines_that_are_not_json_objects():
     @PROFILE
     @given(garbage=GARBAGE_LINES, before=st.integers(0, 3))
