@@ -11,14 +11,14 @@ from eventkit.cli.errors import EXIT_HELP
 from eventkit.cli.output import OUTPUT_SHAPES, Result
 
 OUTPUT_HELP = {
-    "rows": "output: a table; --json prints a JSON array of row objects ([] when there are "
-    "none); --csv prints a header line, always, then one line per row.",
-    "sections": "output: one table per section; --json prints one JSON object (section name: "
-    "array of rows); --csv prints every section as a CSV block whose first column is "
-    "`section`, blocks separated by a blank line; --section NAME prints only that section "
-    "(a table, a JSON array or plain CSV).",
-    "record": "output: a report for people; --json prints it as one JSON object; --csv "
-    "prints a header line and one line (lists and objects as JSON text).",
+    "rows": "output (rows): a table; --json prints a JSON array of row objects ([] when "
+    "there are none); --csv prints a header line, always, then one line per row.",
+    "sections": "output (sections): one table per section; --json prints one JSON object "
+    "(section name: array of rows); --csv prints every section as a CSV block whose first "
+    "column is `section`, blocks separated by a blank line; --section NAME prints only "
+    "that section (a table, a JSON array or plain CSV).",
+    "record": "output (a report): a summary for people; --json prints it as one JSON "
+    "object; --csv prints a header line and one line (lists and objects as JSON text).",
 }
 
 
