@@ -66,6 +66,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "connect_duckdb": "read.readers",
     "sql": "read.readers",
+    "list_views": "read.describe",
     "events_df": "read.frames",
     "projects_df": "read.frames",
     "threads_df": "read.frames",

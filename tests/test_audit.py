@@ -330,7 +330,7 @@ def test_audit_json_output_and_check_selection(log_path, capsys):
     assert json.loads(capsys.readouterr().out) == []
     assert cli.main(["audit", str(log_path), "--json"]) == 1
     rows = json.loads(capsys.readouterr().out)
-    assert [(r["check"], r["sequences"]) for r in rows] == [("completions_match_starts", "9")]
+    assert [(r["check"], r["sequences"]) for r in rows] == [("completions_match_starts", [9])]
     with pytest.raises(ValueError, match="unknown audit check"):
         ek.audit(log_path, checks=["nope"])
     assert "projections_agree" in available_checks()

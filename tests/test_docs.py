@@ -65,4 +65,4 @@ def test_readme_cli_examples_run_in_order(tmp_path):
 
 def test_every_cli_command_has_a_readme_example():
     shown = set(re.findall(r"^\$ eventkit ([a-z-]+)", README, flags=re.M))
-    assert set(cli._COMMANDS) <= shown, f"missing from README: {set(cli._COMMANDS) - shown}"
+    assert set(cli.COMMANDS) <= shown, f"missing from README: {set(cli.COMMANDS) - shown}"

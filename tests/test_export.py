@@ -496,7 +496,7 @@ def test_cli_export_prints_what_it_did(tmp_path, small_log, capsys) -> None:
     assert code == 0 and report["events"] == 0 and report["files"] == 0
     assert report["sources"][0]["log_id"] == log_id(small_log)
     code = cli.main(["export", str(tmp_path / "missing"), "--parquet", str(dataset)])
-    assert code == 1 and "no eventkit log" in capsys.readouterr().err
+    assert code == 2 and "no eventkit log" in capsys.readouterr().err
 
 
 def test_export_parquet_is_public() -> None:

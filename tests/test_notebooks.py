@@ -70,6 +70,6 @@ def test_report_cli_and_missing_log(sample_copy, tmp_path, capsys):
 
     assert cli.main(["report", str(sample_copy), "--out", str(tmp_path / "r.html")]) == 0
     assert capsys.readouterr().out == f"report written to {tmp_path / 'r.html'}\n"
-    assert cli.main(["report", str(tmp_path / "none.db"), "--out", str(tmp_path / "x.html")]) == 1
+    assert cli.main(["report", str(tmp_path / "none.db"), "--out", str(tmp_path / "x.html")]) == 2
     assert "no eventkit log" in capsys.readouterr().err
     assert not (tmp_path / "x.html").exists()

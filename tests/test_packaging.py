@@ -172,8 +172,8 @@ def test_installed_package_creates_a_log_and_appends(venv_python, elsewhere):
 
 def test_console_script_runs_from_the_venv(wheel, venv_python, elsewhere):
     with zipfile.ZipFile(wheel) as archive:
-        if "eventkit/cli.py" not in archive.namelist():
-            pytest.skip("the wheel has no eventkit/cli.py yet")
+        if "eventkit/cli/__init__.py" not in archive.namelist():
+            pytest.skip("the wheel has no eventkit/cli/ yet")
     script = venv_python.parent / "eventkit"
     assert script.is_file()
     assert script.read_text().startswith(f"#!{venv_python}")

@@ -38,6 +38,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from eventkit.catalog.events import (
     ApprovalResolved,
@@ -62,6 +63,7 @@ from eventkit.catalog.events import (
     derived_id,
 )
 from eventkit.catalog.pricing import estimate_cost
+from eventkit.log.files import resolve_log_path
 from eventkit.log.store import EventStore, NewEvent
 from eventkit.progress import progress_bar
 
@@ -450,18 +452,25 @@ def generate_log(
     events: int | None = None,
     batch_size: int = 1_000,
     projections: bool = True,
+    overwrite: bool = False,
     progress: bool | None = None,
 ) -> int:
     """Append generated sessions to the log at ``path``; returns how many events.
 
     Give ``threads`` (sessions) or ``events`` (about how many events; default 10,000).
     Re-running with the same arguments writes nothing new (ids are deterministic).
+    ``overwrite=True`` first removes the log at ``path`` (with its ``-wal`` and ``-shm``),
+    so the log holds exactly the generated sessions.
     """
     if threads is None and events is None:
         events = 10_000
     if isinstance(path, EventStore):
+        if overwrite:
+            raise ValueError("overwrite=True needs a path, not an open EventStore")
         store, owned = path, False
     else:
+        if overwrite:
+            _remove_log(path)
         store, owned = EventStore.open(path, projections=projections), True
     try:
         count = 0
@@ -482,3 +491,10 @@ def generate_log(
     finally:
         if owned:
             store.close()
+
+
+def _remove_log(path: str | os.PathLike[str]) -> None:
+    """Delete the log file ``path`` names and its SQLite side files, if they exist."""
+    target = resolve_log_path(path)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)

@@ -1,0 +1,366 @@
+"""The commands: each handler opens what it needs, calls one library function, returns rows.
+
+Flags map one-to-one to the library's keyword arguments. Handlers import the library
+on first use, so ``eventkit --help`` loads neither DuckDB nor pandas.
+"""
+
+from __future__ import annotations
+
+import sys
+from argparse import Namespace
+
+from eventkit.cli.errors import FINDINGS, OK, UsageError
+from eventkit.cli.output import Record, Result, Sections, Table, format_table
+from eventkit.cli.registry import Arg, Command, OneOf, arg
+
+LOG_HELP = "the log: a .db file or a directory holding events.db"
+SRC_HELP = "the log (a .db file or a directory holding events.db) or a Parquet dataset"
+
+
+def _log(help: str = LOG_HELP) -> Arg:
+    return arg("log", help=help)
+
+
+# --------------------------------------------------------------------------- the write side
+
+
+def init(args: Namespace) -> Result:
+    from eventkit.log.files import resolve_log_path
+    from eventkit.log.migrations import log_info, open_or_create_db
+
+    conn = open_or_create_db(args.log)
+    try:
+        info = log_info(conn)
+    finally:
+        conn.close()
+    path = resolve_log_path(args.log)
+    return Result(
+        Record({"log": path, "log_id": info.get("log_id")}),
+        f"eventkit log ready at {path} (log_id {info.get('log_id')})",
+    )
+
+
+def append(args: Namespace) -> Result:
+    from eventkit.log.append_lines import append_jsonl
+
+    if args.file == "-":
+        report = append_jsonl(
+            args.log, sys.stdin.buffer, source="<stdin>", batch_size=args.batch_size
+        )
+    else:
+        report = append_jsonl(args.log, args.file, batch_size=args.batch_size)
+    return Result(Record(report.as_dict()), str(report))
+
+
+def generate(args: Namespace) -> Result:
+    from eventkit.apps.synth import generate_log
+
+    written = generate_log(
+        args.log, seed=args.seed, threads=args.threads, events=args.events, overwrite=args.overwrite
+    )
+    return Result(
+        Record({"log": args.log, "seed": args.seed, "events_written": written}),
+        f"generated {written} event(s) with seed {args.seed} into {args.log}",
+    )
+
+
+def project(args: Namespace) -> Result:
+    from eventkit.log.migrations import open_or_create_db
+    from eventkit.log.projections import catch_up, rebuild_projections
+
+    conn = open_or_create_db(args.log)
+    try:
+        applied = rebuild_projections(conn) if args.rebuild else catch_up(conn)
+    finally:
+        conn.close()
+    text = (
+        f"rebuilt projections from {applied} event(s)"
+        if args.rebuild
+        else f"projections caught up: {applied} event(s) applied"
+    )
+    return Result(Record({"rebuilt": args.rebuild, "events_applied": applied}), text)
+
+
+IMPORTERS = {
+    "claude-code": "import_claude_code",
+    "codex": "import_codex",
+    "t3code": "import_t3code",
+}
+
+
+def import_(args: Namespace) -> Result:
+    from eventkit import importers
+
+    importer = getattr(importers, IMPORTERS[args.format])
+    paths = args.paths or None
+    if args.format == "t3code" and paths:
+        if len(paths) > 1:
+            raise UsageError("t3code imports one state.sqlite at a time")
+        paths = paths[0]
+    report = importer(paths, args.log)
+    return Result(Record(report.as_dict()), str(report))
+
+
+def merge(args: Namespace) -> Result:
+    from eventkit.log.merge import merge
+
+    report = merge(args.sources, args.into)
+    return Result(Record(report.as_dict()), str(report))
+
+
+def backup(args: Namespace) -> Result:
+    from eventkit.log.backup import backup
+
+    result = backup(args.log, args.dest, overwrite=args.overwrite)
+    return Result(
+        Record(
+            {
+                "path": result.path,
+                "events": result.events,
+                "last_sequence": result.last_sequence,
+                "pages": result.pages,
+            }
+        ),
+        f"backed up {result.events} event(s) (through sequence {result.last_sequence}) "
+        f"to {result.path}; integrity check ok",
+    )
+
+
+# --------------------------------------------------------------------------- the read side
+
+# stats() holds scalars and two counts by key; each count becomes a section.
+STATS_COUNTS = {"events_by_type": ("event_type", "events"), "streams_by_kind": ("kind", "streams")}
+
+
+def stats(args: Namespace) -> Result:
+    from eventkit.read.stats import stats
+
+    result = stats(args.log)
+    overview = {k: v for k, v in result.items() if k not in STATS_COUNTS}
+    tables = {"log": Table.of_records(tuple(overview), [overview])}
+    for key, columns in STATS_COUNTS.items():
+        tables[key] = Table(columns, tuple(result[key].items()))
+    return Result(Sections(tables), _stats_text(result, tables["events_by_type"]))
+
+
+def _stats_text(result: dict, by_type: Table) -> str:
+    lines = [
+        f"log        {result['log']}",
+        f"log_id     {result['log_id']}",
+        f"events     {result['events']}",
+    ]
+    if result["events"]:
+        kinds = ", ".join(f"{n} {k}" for k, n in result["streams_by_kind"].items())
+        lines += [
+            f"sequences  {result['first_sequence']}..{result['last_sequence']}",
+            f"occurred   {result['first_occurred_at']} .. {result['last_occurred_at']}",
+            f"streams    {result['streams']} ({kinds})",
+            "",
+            format_table(by_type),
+        ]
+    return "\n".join(lines)
+
+
+def summary(args: Namespace) -> Result:
+    from eventkit.read.metrics import summary
+
+    sections = summary(args.log)
+    return Result(Sections({name: Table.of_frame(frame) for name, frame in sections.items()}))
+
+
+def sql(args: Namespace) -> Result:
+    from eventkit.read.readers import sql
+
+    return Result(Table.of_frame(sql(args.log, args.query)))
+
+
+def views(args: Namespace) -> Result:
+    from eventkit.read.describe import list_views
+
+    return Result(Table.of_frame(list_views(args.log)))
+
+
+AUDIT_COLUMNS = ("check", "severity", "message", "entity_id", "sequences")
+
+
+def audit(args: Namespace) -> Result:
+    from eventkit.apps.audit import audit, violations
+
+    findings = audit(args.log, checks=args.check)
+    failed = violations(findings)
+    notes = len(findings) - len(failed)
+    verdict = f"{len(failed)} violation(s)" if failed else "no violations"
+    verdict += f", {notes} note(s)" if notes else ""
+    text = "\n".join([*(str(f) for f in findings), f"audit: {verdict}"])
+    table = Table.of_records(AUDIT_COLUMNS, [f.as_dict() for f in findings])
+    return Result(table, text, FINDINGS if failed else OK)
+
+
+def export(args: Namespace) -> Result:
+    from eventkit.scale.export import export_parquet
+
+    report = export_parquet(args.logs, args.parquet)
+    return Result(Record(report.as_dict()), str(report))
+
+
+def report(args: Namespace) -> Result:
+    from eventkit.apps.report import report
+
+    out = report(args.log, args.out, include_code=args.with_code)
+    return Result(Record({"out": out}), f"report written to {out}")
+
+
+# --------------------------------------------------------------------------- the registry
+
+DECLARED: tuple[Command, ...] = (
+    Command("init", "Create (or migrate) an event log.", init, (_log(),)),
+    Command(
+        "append",
+        "Append canonical events from a JSON Lines file. Every line is validated before "
+        "anything is written; a bad line writes nothing.",
+        append,
+        (
+            _log(),
+            arg("file", help="JSON Lines file of events, or - for standard input"),
+            arg(
+                "--batch-size",
+                type=int,
+                default=1_000,
+                help="events per transaction (default 1,000); each batch is all or nothing, "
+                "so a duplicate or version conflict in a later batch leaves the earlier ones "
+                "written",
+            ),
+        ),
+    ),
+    Command(
+        "stats",
+        "Show counts by event type, the sequence range and streams.",
+        stats,
+        (_log(),),
+        output="sections",
+        sections=("log", *STATS_COUNTS),
+    ),
+    Command(
+        "generate",
+        "Append realistic generated sessions (deterministic by seed).",
+        generate,
+        (
+            _log(),
+            OneOf(
+                (
+                    arg("--threads", type=int, help="how many sessions to generate"),
+                    arg("--events", type=int, help="about how many events (default 10,000)"),
+                )
+            ),
+            arg("--seed", type=int, default=0, help="random seed (same seed, same log)"),
+            arg(
+                "--overwrite",
+                "--force",
+                dest="overwrite",
+                action="store_true",
+                help="remove the log (and its -wal, -shm) first if it exists",
+            ),
+        ),
+    ),
+    Command(
+        "sql",
+        "Run a DuckDB query over the views of a log or dataset (read-only).",
+        sql,
+        (_log(SRC_HELP), arg("query", help="SQL over events, turn_completed, turns, … (`views`)")),
+        output="rows",
+    ),
+    Command(
+        "views",
+        "List the DuckDB views of a log or dataset and their columns.",
+        views,
+        (_log(SRC_HELP),),
+        output="rows",
+    ),
+    Command(
+        "summary",
+        "Print sessions, turn latency, tokens and cost by model, failing tools.",
+        summary,
+        (_log(SRC_HELP),),
+        output="sections",
+        sections=("overview", "by_model", "failing_tools"),
+        people_columns={
+            "by_model": (
+                "provider",
+                "model",
+                "turns",
+                "latency_p50_ms",
+                "latency_p95_ms",
+                "total_tokens",
+                "cost_usd",
+                "tool_error_rate",
+            ),
+            "failing_tools": ("tool", "tool_category", "calls", "errors", "error_rate"),
+        },
+    ),
+    Command(
+        "project",
+        "Bring projection tables up to date with the log.",
+        project,
+        (_log(), arg("--rebuild", action="store_true", help="rebuild them from the whole log")),
+    ),
+    Command(
+        "import",
+        "Import real agent logs (claude-code, codex, t3code) into a log.",
+        import_,
+        (
+            arg("format", choices=tuple(IMPORTERS), help="source format"),
+            arg("paths", nargs="*", help="files or directories (default: the tool's own)"),
+            arg("--log", required=True, help=LOG_HELP),
+        ),
+    ),
+    Command(
+        "audit",
+        "Check a log for violations; exits 1 when there are any.",
+        audit,
+        (
+            _log(SRC_HELP),
+            arg(
+                "--check", action="append", metavar="NAME", help="run only this check (repeatable)"
+            ),
+        ),
+        output="rows",
+    ),
+    Command(
+        "report",
+        "Run the session-analytics notebook on a log and write HTML.",
+        report,
+        (
+            _log(),
+            arg("--out", required=True, help="the HTML file to write"),
+            arg("--with-code", action="store_true", help="show the notebook's code cells"),
+        ),
+    ),
+    Command(
+        "merge",
+        "Merge logs into one, idempotent by event_id.",
+        merge,
+        (
+            arg("sources", nargs="+", metavar="SRC", help="logs to merge"),
+            arg("--into", required=True, metavar="DEST", help="the log to merge into"),
+        ),
+    ),
+    Command(
+        "export",
+        "Export logs to a Parquet dataset (incremental; for DuckDB, Spark).",
+        export,
+        (
+            arg("logs", nargs="+", metavar="LOG", help="logs to export"),
+            arg("--parquet", required=True, metavar="DIR", help="the dataset directory to write"),
+        ),
+    ),
+    Command(
+        "backup",
+        "Copy a live log consistently (SQLite online backup, verified).",
+        backup,
+        (
+            _log(),
+            arg("dest", help="the file to write"),
+            arg("--overwrite", action="store_true", help="replace DEST if it exists"),
+        ),
+    ),
+)
