@@ -8,8 +8,9 @@ It is installed with ``--no-deps --no-index`` into a fresh venv; that venv finds
 pinned dependencies through a ``.pth`` line naming this interpreter's site-packages,
 which holds no ``eventkit`` package directory (the editable install's path hook is a
 ``.pth`` there, and ``.pth`` files are read only in site directories), so the wheel's
-copy is the only ``eventkit`` the new venv can import. All steps share one 60-second
-budget (a step that would overrun it fails); the module usually takes a few seconds.
+copy is the only ``eventkit`` the new venv can import. All steps share one 180-second
+budget (a step that would overrun it fails); the module usually takes 10-20 seconds,
+but a loaded CI machine may be several times slower.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-BUDGET_S = 60
+BUDGET_S = 180
 _deadline: list[float] = []  # set when the first step starts
 
 pytestmark = pytest.mark.skipif(
