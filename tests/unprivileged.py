@@ -107,9 +107,12 @@ def _first_that_runs(site: str, user: int | None, tried: list[str]) -> Child | N
     for python in _interpreters():
         child = Child(python, site, user)
         try:
-            result = child.run("-c", PROBE, timeout=120)
+            result = child.run("-c", PROBE, timeout=300)
         except OSError as exc:  # e.g. the interpreter sits where the user cannot go
             tried.append(f"{python}: {exc.strerror}")
+            continue
+        except subprocess.TimeoutExpired:
+            tried.append(f"{python}: no answer in 300 s")
             continue
         if result.returncode == 0:
             return child
