@@ -546,7 +546,7 @@ def test_append_conflicting_duplicate_names_the_line(tmp_path, log_path, capsys)
     assert err.startswith(f"eventkit: error: {source}:1: ") and "different payload" in err
     assert err.rstrip().endswith("give the changed event a new event_id")
     with pytest.raises(ek.DuplicateEventError, match=f"{source}:1: "):
-        from eventkit.log.append_lines import append_jsonl
+        from eventkit.log.jsonl import append_jsonl
 
         append_jsonl(log_path, source)
 

@@ -41,7 +41,7 @@ def init(args: Namespace) -> Result:
 
 
 def append(args: Namespace) -> Result:
-    from eventkit.log.append_lines import append_jsonl
+    from eventkit.log.jsonl import append_jsonl
 
     if args.file == "-":
         report = append_jsonl(

@@ -10,7 +10,6 @@ writer process appends do not hold the writer up.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -19,20 +18,19 @@ import shutil
 import stat
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import workload
+from unprivileged import child_python, child_user
 
 import eventkit as ek
 
 ANALYSE = Path(__file__).with_name("analyse.py")
-NOBODY = 65534
 EVENTS = 3_000
 
 
@@ -55,57 +53,9 @@ def world_dir() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-# A fresh interpreter that loads this environment's packages through site.addsitedir:
-# an unprivileged user may not reach this venv's interpreter (e.g. under /root), but
-# can run another build of the same Python version over the same packages.
-BOOT = (
-    "import runpy, site, sys; site.addsitedir(sys.argv[1]); sys.argv = sys.argv[2:]; "
-    "exec(sys.argv[1]) if sys.argv[0] == '-c' else runpy.run_path(sys.argv[0], run_name='__main__')"
-)
-SITE = sysconfig.get_path("purelib")
-
-
-def _drop_to(user: int | None) -> Callable[[], None] | None:
-    if user is None:
-        return None
-
-    def drop() -> None:
-        os.setgroups([])
-        os.setgid(user)
-        os.setuid(user)
-
-    return drop
-
-
-@functools.cache
-def python_for(user: int | None) -> str:
-    """An interpreter of this Python version that ``user`` can run with these packages."""
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    candidates = [sys.executable, os.path.realpath(sys.executable), f"/usr/bin/python{version}"]
-    candidates += [shutil.which(f"python{version}") or ""]
-    tried = []
-    for python in dict.fromkeys(c for c in candidates if c):
-        probe = "import eventkit, duckdb, pandas"
-        try:
-            result = subprocess.run(
-                [python, "-I", "-S", "-B", "-c", BOOT, SITE, "-c", probe],
-                cwd="/",
-                preexec_fn=_drop_to(user),
-                capture_output=True,
-                text=True,
-            )
-        except OSError as exc:  # e.g. the interpreter sits where the user cannot go
-            tried.append(f"{python}: {exc.strerror}")
-            continue
-        if result.returncode == 0:
-            return python
-        tried.append(f"{python}: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
-    pytest.skip(f"no Python {version} that user {user} can run here ({'; '.join(tried)})")
-
-
 def analyse(log: Path, home: Path, *, as_user: int | None = None) -> dict:
     """Run ``analyse.py`` on ``log`` in a fresh process; ``home`` is all it may write."""
-    python = python_for(as_user)
+    child = child_python(as_user)
     for sub in ("cache", "tmp"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     out = home / "results.pickle"
@@ -120,15 +70,11 @@ def analyse(log: Path, home: Path, *, as_user: int | None = None) -> dict:
     if as_user is not None:
         for path in [home, *home.rglob("*")]:
             os.chown(path, as_user, as_user)
-    result = subprocess.run(
-        [python, "-I", "-S", "-B", "-c", BOOT, SITE, str(ANALYSE), str(log), str(out)],
-        cwd=home,
-        env=env,
-        preexec_fn=_drop_to(as_user),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    # analyse.py is handed over as text: the checkout may be out of the child's reach
+    script = home / "analyse.py"
+    shutil.copyfile(ANALYSE, script)
+    script.chmod(0o644)
+    result = child.run(script, log, out, cwd=home, env=env, timeout=300)
     assert result.returncode == 0, f"the analysis failed:\n{result.stderr[-4000:]}"
     with open(out, "rb") as fh:
         return pickle.load(fh)
@@ -201,7 +147,7 @@ def read_only_location(how: str, shelf: Path, base: Path) -> Iterator[tuple[Path
         path.chmod(0o444)
     shelf.chmod(0o555)
     # Root reads and writes whatever the permissions say: drop to nobody.
-    yield shelf, NOBODY if os.geteuid() == 0 else None
+    yield shelf, child_user()
 
 
 def analyse_read_only(how: str, shelf: Path, base: Path) -> dict:
