@@ -4,8 +4,8 @@ A line is either an event payload (``{"type": "ProjectCreated", "at": ..., ...}`
 an envelope ``{"event": {...}, "event_id": "...", "metadata": {...}}``. Blank lines
 are ignored. Every line is checked as the store would check it (the event, its
 envelope, its size as JSON) before anything is written, so a bad line anywhere in a
-file fails the whole file. Errors name the source, the line number and the field. :func:`append_jsonl` appends
-such a file to a log in all-or-nothing batches.
+file fails the whole file. Errors name the source, the line number and the field.
+:func:`append_jsonl` appends such a file to a log in all-or-nothing batches.
 """
 
 from __future__ import annotations
