@@ -514,9 +514,8 @@ class EventStore:
         with sqlite_errors("reading the log"):
             for start in range(0, len(ids), _ID_LOOKUP_CHUNK):
                 chunk = ids[start : start + _ID_LOOKUP_CHUNK]
-                query = (
-                    f"SELECT event_id FROM events WHERE event_id IN ({','.join('?' * len(chunk))})"
-                )
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT event_id FROM events WHERE event_id IN ({marks})"
                 found.update(row[0] for row in self.conn.execute(query, chunk))
         return found
 
