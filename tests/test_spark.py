@@ -21,6 +21,7 @@ import pytest
 from randomlog import random_events
 
 import eventkit as ek
+from eventkit.catalog.entities import ENTITY_BY_NAME
 
 pytestmark = [
     pytest.mark.skipif(
@@ -30,7 +31,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
 ]
 
-ENTITIES = {"turns": "turn_id", "threads": "thread_id", "tool_calls": "tool_call_id"}
+ENTITIES = {name: ENTITY_BY_NAME[name].key for name in ("turns", "threads", "tool_calls")}
 """Entity view -> its key; the frame is ``<view>_df``."""
 
 # ------------------------------------------------------------------ fixtures
