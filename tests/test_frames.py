@@ -12,6 +12,8 @@ import pytest
 from randomlog import random_events
 
 import eventkit as ek
+from eventkit.catalog.columns import EVENTS_COLUMNS
+from eventkit.catalog.entities import ENTITIES, PANDAS_DTYPES
 from eventkit.read import frames
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -19,31 +21,13 @@ pytestmark = pytest.mark.filterwarnings("error")
 SEEDS = (0, 1, 2, 5, 11)
 
 # frame -> (projection table, key column); JSON text (input, value) must match exactly
-ENTITY_FRAMES = {
-    "projects_df": ("projection_projects", "project_id"),
-    "threads_df": ("projection_threads", "thread_id"),
-    "turns_df": ("projection_turns", "turn_id"),
-    "messages_df": ("projection_messages", "message_id"),
-    "tool_calls_df": ("projection_tool_calls", "tool_call_id"),
-    "checkpoints_df": ("checkpoints", "checkpoint_id"),
-    "settings_df": ("settings", "key"),
-}
+ENTITY_FRAMES = {entity.frame: (entity.table, entity.key) for entity in ENTITIES}
 
+# frame -> its columns in order: the declarations are the spec (tests/test_entities.py
+# checks them against the migration's DDL).
 SPEC_COLUMNS = {
-    "events_df": "sequence event_id event_type stream_id stream_version occurred_at recorded_at "
-    "schema_version payload metadata",
-    "projects_df": "project_id name path created_at updated_at deleted_at",
-    "threads_df": "thread_id project_id parent_thread_id title provider model status created_at "
-    "updated_at archived_at deleted_at turn_count message_count",
-    "turns_df": "turn_id thread_id model status started_at completed_at duration_ms input_tokens "
-    "output_tokens cache_read_tokens cache_write_tokens reasoning_tokens cost_usd tool_calls "
-    "tool_errors error",
-    "messages_df": "message_id thread_id turn_id role text created_at updated_at delta_count",
-    "tool_calls_df": "tool_call_id thread_id turn_id tool tool_category input status output "
-    "started_at completed_at duration_ms approval_decision approval_wait_ms",
-    "checkpoints_df": "checkpoint_id thread_id turn_id git_ref message files_changed additions "
-    "deletions created_at restored_at",
-    "settings_df": "key value updated_at",
+    "events_df": [c.name for c in EVENTS_COLUMNS],
+    **{entity.frame: list(entity.column_names) for entity in ENTITIES},
 }
 
 
@@ -192,36 +176,21 @@ def test_an_in_memory_store_is_read_too() -> None:
 
 def test_frames_have_the_spec_columns_and_dtypes(random_log) -> None:
     path, _ = random_log
-    for name, spec in SPEC_COLUMNS.items():
-        frame = getattr(frames, name)(path)
-        columns = spec.split()
-        if name == "turns_df":
-            columns.append("cost_source")
-        assert list(frame.columns) == columns, name
-        for column in frame.columns:
-            dtype = frame[column].dtype
-            if column.endswith("_at"):
-                assert str(dtype) == "datetime64[us, UTC]", (name, column)
-            elif column in frames.CATEGORICAL:
-                assert isinstance(dtype, pd.CategoricalDtype), (name, column)
-            elif column in (
-                "sequence",
-                "stream_version",
-                "schema_version",
-                "turn_count",
-                "message_count",
-                "delta_count",
-                "files_changed",
-                "additions",
-                "deletions",
-                "tool_calls",
-                "tool_errors",
-            ) or column.endswith("_tokens"):
-                assert dtype == pd.Int64Dtype(), (name, column)
-            elif column in ("duration_ms", "cost_usd", "approval_wait_ms"):
-                assert dtype == pd.Float64Dtype(), (name, column)
+    events = frames.events_df(path)
+    assert list(events.columns) == SPEC_COLUMNS["events_df"]
+    assert isinstance(events["event_type"].dtype, pd.CategoricalDtype)
+    for entity in ENTITIES:
+        frame = getattr(frames, entity.frame)(path)
+        assert not frame.empty, entity.frame
+        assert list(frame.columns) == SPEC_COLUMNS[entity.frame], entity.frame
+        for column in entity.columns:
+            dtype = frame[column.name].dtype
+            if column.type == "category":
+                assert isinstance(dtype, pd.CategoricalDtype), (entity.frame, column)
+                assert list(dtype.categories) == sorted(dtype.categories), (entity.frame, column)
             else:
-                assert dtype == pd.StringDtype(), (name, column)
+                want = pd.api.types.pandas_dtype(PANDAS_DTYPES[column.type])
+                assert dtype == want, (entity.frame, column)
 
 
 def test_rows_come_in_creation_order(random_log) -> None:
@@ -344,10 +313,10 @@ def test_bad_as_of_values_are_refused(tmp_path) -> None:
 def test_empty_log_gives_empty_frames_with_columns(tmp_path) -> None:
     path = tmp_path / "events.db"
     ek.open_or_create_db(path).close()
-    for name, spec in SPEC_COLUMNS.items():
+    for name, columns in SPEC_COLUMNS.items():
         frame = getattr(frames, name)(path)
         assert frame.empty
-        assert list(frame.columns)[: len(spec.split())] == spec.split()
+        assert list(frame.columns) == columns, name
 
 
 def test_missing_log_raises(tmp_path) -> None:

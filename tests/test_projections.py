@@ -11,19 +11,12 @@ import pytest
 from randomlog import random_batches, random_events
 
 import eventkit as ek
+from eventkit.catalog.entities import ENTITIES
 from eventkit.catalog.events import format_timestamp
 from eventkit.catalog.tool_categories import CATEGORIES, TOOL_CATEGORIES, tool_category
 from eventkit.log import projections
 
-TABLES = (
-    "projection_projects",
-    "projection_threads",
-    "projection_turns",
-    "projection_messages",
-    "projection_tool_calls",
-    "checkpoints",
-    "settings",
-)
+TABLES = tuple(entity.table for entity in ENTITIES)
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 
 

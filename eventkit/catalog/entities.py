@@ -10,13 +10,13 @@ the dataset views and the Spark schemas are generated from these; the two replay
 migrations and are declared here at the same time.
 
 Column types are logical (:data:`LOGICAL_TYPES`); :data:`SQLITE_TYPES`,
-:data:`DUCKDB_TYPES`, :data:`PANDAS_DTYPES` and :data:`SPARK_SQL_TYPES` map them to
-each target.
+:data:`DUCKDB_TYPES` and :data:`PANDAS_DTYPES` map them to those targets; Spark's map
+(``ENTITY_TYPES``) is in :mod:`eventkit.scale.spark`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -45,17 +45,6 @@ DUCKDB_TYPES: dict[str, str] = {
 }
 """Logical type -> DuckDB type of the frames' and views' columns."""
 
-SPARK_SQL_TYPES: dict[str, str] = {
-    "text": "STRING",
-    "category": "STRING",
-    "json": "STRING",
-    "timestamp": "TIMESTAMP",  # an instant; shown in the session time zone (UTC)
-    "int": "BIGINT",
-    "bool": "BOOLEAN",
-    "float": "DOUBLE",
-}
-"""Logical type -> Spark SQL type of the Spark entity views' columns."""
-
 PANDAS_DTYPES: dict[str, str] = {
     "text": "string",
     "category": "category",
@@ -66,12 +55,6 @@ PANDAS_DTYPES: dict[str, str] = {
     "float": "Float64",
 }
 """Logical type -> the dtype of an entity frame's column."""
-
-_SQL_DIALECTS: dict[str, tuple[dict[str, str], str]] = {
-    "duckdb": (DUCKDB_TYPES, '"'),
-    "spark": (SPARK_SQL_TYPES, "`"),
-}
-"""Dialect -> (its types, its identifier quote)."""
 
 
 @dataclass(frozen=True)
@@ -130,14 +113,21 @@ class Entity:
             return self.stream
         return f"{self.stream}:{row[self.stream_field]}"
 
-    def select(self, rows: str, *, dialect: str = "duckdb", keep: Sequence[str] = ()) -> str:
+    def select(
+        self,
+        rows: str,
+        *,
+        keep: Sequence[str] = (),
+        types: Mapping[str, str] = DUCKDB_TYPES,
+        quote: str = '"',
+    ) -> str:
         """A query over ``rows`` (a query or a table) with the entity's columns.
 
-        The columns come in declared order, each cast to its declared type; ``keep``
-        columns (ordering, provenance) follow as ``rows`` has them. Only the shape is
-        made here: what the values are is ``rows``' business.
+        The columns come in declared order, each cast to its type in ``types`` (DuckDB's
+        by default; ``quote`` quotes identifiers); ``keep`` columns (ordering, provenance)
+        follow as ``rows`` has them. Only the shape is made here: what the values are is
+        ``rows``' business.
         """
-        types, quote = _SQL_DIALECTS[dialect]
 
         def ident(name: str) -> str:
             return quote + name.replace(quote, quote * 2) + quote
@@ -277,7 +267,6 @@ __all__ = [
     "PANDAS_DTYPES",
     "PROJECTS",
     "SETTINGS",
-    "SPARK_SQL_TYPES",
     "SQLITE_TYPES",
     "THREADS",
     "TOOL_CALLS",

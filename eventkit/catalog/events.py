@@ -1,17 +1,20 @@
 """The event catalog: the one schema of an eventkit log.
 
 Every event is a frozen pydantic model with a ``type`` literal (the discriminator)
-and a timezone-aware ``at``. The 17 variants form :data:`OrchestrationEvent`; its
-JSON is the stored payload. Everything else (the ``event_type`` column, stream ids,
-DuckDB view columns, DataFrame columns) is derived from these models.
+and a timezone-aware ``at``. The variants, listed once in :data:`EVENT_CLASSES`, form
+:data:`OrchestrationEvent`; its JSON is the stored payload. Everything else (the
+``event_type`` column, stream ids, DuckDB view columns, DataFrame columns) is derived
+from these models.
 
 This module imports nothing of eventkit.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
+import operator
 import os
 import re
 import threading
@@ -480,25 +483,9 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
 EVENT_TYPES: dict[str, type[Event]] = {cls.event_type(): cls for cls in EVENT_CLASSES}
 """``event_type`` → model, derived from each model's ``type`` literal."""
 
+# `A | B | …` of EVENT_CLASSES, so a new variant is listed in one place.
 OrchestrationEvent = Annotated[
-    ProjectCreated
-    | ProjectRenamed
-    | ProjectDeleted
-    | ThreadCreated
-    | ThreadRenamed
-    | ThreadArchived
-    | ThreadDeleted
-    | TurnStarted
-    | TurnCompleted
-    | MessageAdded
-    | MessageDelta
-    | ToolCallStarted
-    | ToolCallCompleted
-    | ApprovalResolved
-    | CheckpointCreated
-    | CheckpointRestored
-    | SettingChanged,
-    Field(discriminator="type"),
+    functools.reduce(operator.or_, EVENT_CLASSES), Field(discriminator="type")
 ]
 """The discriminated union of all catalog events."""
 

@@ -20,6 +20,7 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
+from eventkit.catalog import entities
 from eventkit.catalog.events import format_timestamp
 from eventkit.errors import map_driver_error
 from eventkit.read.arrow import arrow_to_pandas, fetch
@@ -70,17 +71,10 @@ def as_of_filter(as_of: object) -> str:
     return f"occurred_at <= TIMESTAMPTZ {quote_literal(stamp)}"
 
 
-# Low-cardinality text columns, returned as categoricals.
+# Low-cardinality text columns, returned as categoricals: those the entities declare so.
 CATEGORICAL = (
     "event_type",
-    "status",
-    "role",
-    "provider",
-    "model",
-    "tool",
-    "tool_category",
-    "approval_decision",
-    "cost_source",
+    *dict.fromkeys(name for entity in entities.ENTITIES for name in entity.of_type("category")),
 )
 
 

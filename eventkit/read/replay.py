@@ -7,6 +7,7 @@ metrics and a dataset's entity views (:mod:`eventkit.read.datasets`) all run the
 
 from __future__ import annotations
 
+from eventkit.catalog import entities
 from eventkit.catalog.columns import view_name
 from eventkit.read.views import REPLAY_SCHEMA
 
@@ -63,7 +64,8 @@ def projects_sql(cond: str = "true") -> str:
         f"SELECT * FROM {_v('ProjectCreated', cond)} "
         'QUALIFY row_number() OVER (PARTITION BY id ORDER BY "sequence") = 1'
     )
-    return f"""
+    return entities.PROJECTS.select(
+        f"""
 WITH created AS ({created}),
 renamed AS (
     SELECT id, arg_max_null(name, "sequence") AS name, max(occurred_at) AS last_at
@@ -77,7 +79,9 @@ SELECT c.id AS project_id, coalesce(r.name, c.name) AS name, c.path,
              coalesce(d.last_at, c.occurred_at)) AS updated_at,
     d.deleted_at, c."sequence" AS _seq
 FROM created c LEFT JOIN renamed r USING (id) LEFT JOIN deleted d USING (id)
-"""
+""",
+        keep=("_seq",),
+    )
 
 
 # Events of a thread's stream, by the payload field naming the thread.
@@ -103,7 +107,8 @@ def threads_sql(cond: str = "true") -> str:
         f'SELECT {field} AS thread_id, "sequence", occurred_at FROM {_v(event_type, cond)}'
         for event_type, field in _THREAD_STREAM.items()
     )
-    return f"""
+    return entities.THREADS.select(
+        f"""
 WITH created AS ({_threads_created(cond)}),
 renamed AS (
     SELECT id, arg_max_null(title, "sequence") AS title
@@ -137,7 +142,9 @@ FROM created c
 LEFT JOIN renamed r USING (id) LEFT JOIN archived a USING (id)
 LEFT JOIN deleted d USING (id) LEFT JOIN turns t USING (id)
 LEFT JOIN messages m USING (id) LEFT JOIN activity act USING (id)
-"""
+""",
+        keep=("_seq",),
+    )
 
 
 def _tool_calls_ctes(cond: str) -> str:
@@ -147,7 +154,8 @@ call_done AS ({_first(_after("ToolCallCompleted", "calls", cond))})"""
 
 
 def turns_sql(cond: str = "true") -> str:
-    return f"""
+    return entities.TURNS.select(
+        f"""
 WITH started AS ({_children_created("TurnStarted", cond)}),
 done AS ({_first(_after("TurnCompleted", "started", cond))}),
 {_tool_calls_ctes(cond)},
@@ -162,16 +170,19 @@ SELECT s.id AS turn_id, s.thread_id, s.model,
     d.usage_cache_read_tokens AS cache_read_tokens,
     d.usage_cache_write_tokens AS cache_write_tokens,
     d.usage_reasoning_tokens AS reasoning_tokens,
-    d.cost_usd,
+    d.cost_usd, d.cost_source,
     CAST(coalesce(n.n, 0) AS BIGINT) AS tool_calls,
     CAST(coalesce(n.errors, 0) AS BIGINT) AS tool_errors,
-    d.error, d.cost_source, s."sequence" AS _seq
+    d.error, s."sequence" AS _seq
 FROM started s LEFT JOIN done d USING (id) LEFT JOIN call_counts n USING (id)
-"""
+""",
+        keep=("_seq",),
+    )
 
 
 def messages_sql(cond: str = "true") -> str:
-    return f"""
+    return entities.MESSAGES.select(
+        f"""
 WITH created AS ({_children_created("MessageAdded", cond)}),
 deltas AS (
     SELECT id, string_agg(delta, '' ORDER BY "sequence") AS text, count(*) AS n,
@@ -183,13 +194,16 @@ SELECT c.id AS message_id, c.thread_id, c.turn_id, c.role,
     greatest(c.occurred_at, coalesce(d.last_at, c.occurred_at)) AS updated_at,
     CAST(coalesce(d.n, 0) AS BIGINT) AS delta_count, c."sequence" AS _seq
 FROM created c LEFT JOIN deltas d USING (id)
-"""
+""",
+        keep=("_seq",),
+    )
 
 
 def tool_calls_sql(cond: str = "true") -> str:
     # tool_category: the exact name first, then case-insensitively, else 'other' —
     # the lookup of eventkit.catalog.tool_categories.tool_category, over its table.
-    return f"""
+    return entities.TOOL_CALLS.select(
+        f"""
 WITH {_tool_calls_ctes(cond)},
 approvals AS (
     SELECT tool_call_id AS id,
@@ -209,11 +223,14 @@ SELECT c.id AS tool_call_id, c.thread_id, c.turn_id, c.tool,
 FROM calls c LEFT JOIN call_done d USING (id) LEFT JOIN approvals a USING (id)
 LEFT JOIN tool_categories exact ON exact.tool = c.tool
 LEFT JOIN folded ON folded.tool = lower(c.tool)
-"""
+""",
+        keep=("_seq",),
+    )
 
 
 def checkpoints_sql(cond: str = "true") -> str:
-    return f"""
+    return entities.CHECKPOINTS.select(
+        f"""
 WITH created AS ({_children_created("CheckpointCreated", cond)}),
 restored AS (
     SELECT id, arg_max(occurred_at, "sequence") AS restored_at
@@ -222,16 +239,21 @@ SELECT c.id AS checkpoint_id, c.thread_id, c.turn_id, c.git_ref, c.message,
     c.files_changed, c.additions, c.deletions,
     c.occurred_at AS created_at, r.restored_at, c."sequence" AS _seq
 FROM created c LEFT JOIN restored r USING (id)
-"""
+""",
+        keep=("_seq",),
+    )
 
 
 def settings_sql(cond: str = "true") -> str:
-    return f"""
+    return entities.SETTINGS.select(
+        f"""
 SELECT key, arg_max_null(CAST(value AS VARCHAR), "sequence") AS value,
     arg_max(occurred_at, "sequence") AS updated_at, min("sequence") AS _seq
 FROM {_v("SettingChanged", cond)}
 GROUP BY key
-"""
+""",
+        keep=("_seq",),
+    )
 
 
 def ordered(rows: str) -> str:

@@ -43,7 +43,9 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from eventkit.catalog import entities
 from eventkit.catalog.columns import Column, columns_of, view_name
+from eventkit.catalog.entities import DUCKDB_TYPES, ENTITY_BY_NAME, Entity
 from eventkit.catalog.events import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSION
 from eventkit.catalog.tool_categories import TOOL_CATEGORIES
 from eventkit.errors import LogNotFoundError, NotAnEventLogError, UnsupportedSchemaError
@@ -68,6 +70,13 @@ PARTITIONS: tuple[StructField, ...] = (
 
 ENTITY_VIEWS = ("threads", "turns", "tool_calls", "turn_metrics")
 """Entity views :func:`register_views` replays from the typed views."""
+
+ENTITY_TYPES: dict[str, DataType] = {
+    kind: SPARK_TYPES[duckdb_type] for kind, duckdb_type in DUCKDB_TYPES.items()
+}
+"""Logical type of an entity column (:mod:`eventkit.catalog.entities`) -> Spark type."""
+
+_ENTITY_SQL_TYPES = {kind: spark_type.simpleString() for kind, spark_type in ENTITY_TYPES.items()}
 
 _CONF = {"spark.sql.session.timeZone": "UTC"}
 _LOCAL_CONF = {  # small data on one machine; a cluster keeps its own defaults
@@ -111,6 +120,17 @@ def event_schema(event_type: str) -> StructType:
     if cls is None:
         raise ValueError(f"unknown event type {event_type!r}; known: {', '.join(EVENT_TYPES)}")
     return StructType([*_fields(DATASET_ENVELOPE), *_fields(columns_of(cls)), *PARTITIONS])
+
+
+def entity_schema(name: str) -> StructType:
+    """An entity view's frame (``threads``, ``turns``, ``tool_calls``): the declared
+    columns in order, then ``source_log`` and ``created_sequence`` (replay order)."""
+    entity = ENTITY_BY_NAME.get(name)
+    if entity is None or name not in ENTITY_VIEWS:
+        known = ", ".join(v for v in ENTITY_VIEWS if v in ENTITY_BY_NAME)
+        raise ValueError(f"no Spark entity view {name!r}; known: {known}")
+    fields = [StructField(c.name, ENTITY_TYPES[c.type]) for c in entity.columns]
+    return StructType([*fields, *_PROVENANCE])
 
 
 def _catalog_schema() -> StructType:
@@ -341,6 +361,14 @@ _THREAD_STREAM = {
 
 # Where the entity's creating event is: replay order of the rows.
 _CREATED_BY = "{0}.source_log, {0}.sequence AS created_sequence"
+_PROVENANCE = (StructField("source_log", StringType()), StructField("created_sequence", LongType()))
+"""Columns every Spark entity view ends with, after the entity's own."""
+
+
+def _shaped(entity: Entity, rows: str) -> str:
+    """``rows`` as the entity's declared columns and types, then the provenance columns."""
+    keep = [f.name for f in _PROVENANCE]
+    return entity.select(rows, keep=keep, types=_ENTITY_SQL_TYPES, quote="`")
 
 
 def _threads_sql() -> str:
@@ -348,7 +376,9 @@ def _threads_sql() -> str:
         f"SELECT source_log, {field} AS thread_id, sequence, occurred_at FROM {_v(event_type)}"
         for event_type, field in _THREAD_STREAM.items()
     )
-    return f"""
+    return _shaped(
+        entities.THREADS,
+        f"""
 WITH {_THREADS_CREATED},
 renamed AS (
     SELECT id, {_last("title")} AS title
@@ -382,7 +412,8 @@ FROM threads_created c
 LEFT JOIN renamed r USING (id) LEFT JOIN archived a USING (id)
 LEFT JOIN deleted d USING (id) LEFT JOIN turn_counts t USING (id)
 LEFT JOIN message_counts m USING (id) LEFT JOIN activity act USING (id)
-"""
+""",
+    )
 
 
 _CALLS = f"""calls AS ({_children_created("ToolCallStarted")}),
@@ -390,7 +421,9 @@ call_done AS ({_first(_after("ToolCallCompleted", "calls"))})"""
 
 
 def _turns_sql() -> str:
-    return f"""
+    return _shaped(
+        entities.TURNS,
+        f"""
 WITH {_THREADS_CREATED},
 started AS ({_children_created("TurnStarted")}),
 done AS ({_first(_after("TurnCompleted", "started"))}),
@@ -406,18 +439,21 @@ SELECT s.id AS turn_id, s.thread_id, s.model,
     d.usage_cache_read_tokens AS cache_read_tokens,
     d.usage_cache_write_tokens AS cache_write_tokens,
     d.usage_reasoning_tokens AS reasoning_tokens,
-    d.cost_usd,
+    d.cost_usd, d.cost_source,
     CAST(coalesce(n.n, 0) AS BIGINT) AS tool_calls,
     CAST(coalesce(n.errors, 0) AS BIGINT) AS tool_errors,
-    d.error, d.cost_source, {_CREATED_BY.format("s")}
+    d.error, {_CREATED_BY.format("s")}
 FROM started s LEFT JOIN done d USING (id) LEFT JOIN call_counts n USING (id)
-"""
+""",
+    )
 
 
 def _tool_calls_sql() -> str:
     # tool_category: the exact name first, then case-insensitively, else 'other' — the
     # lookup of eventkit.catalog.tool_categories.tool_category, over its table.
-    return f"""
+    return _shaped(
+        entities.TOOL_CALLS,
+        f"""
 WITH {_THREADS_CREATED},
 {_CALLS},
 approvals AS (
@@ -437,7 +473,8 @@ SELECT c.id AS tool_call_id, c.thread_id, c.turn_id, c.tool,
 FROM calls c LEFT JOIN call_done d USING (id) LEFT JOIN approvals a USING (id)
 LEFT JOIN tool_categories exact ON exact.tool = c.tool
 LEFT JOIN folded ON folded.tool = lower(c.tool)
-"""
+""",
+    )
 
 
 def _turn_metrics_sql() -> str:
@@ -559,10 +596,12 @@ def to_pandas(frame: DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
+    "ENTITY_TYPES",
     "ENTITY_VIEWS",
     "PARTITIONS",
     "SPARK_TYPES",
     "core_metrics",
+    "entity_schema",
     "event_schema",
     "events_schema",
     "model_breakdown",
