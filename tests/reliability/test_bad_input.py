@@ -581,8 +581,8 @@ def test_cli_append_refuses_the_file_and_writes_nothing(log: Log, tmp_path: Path
         bad.write_text("\n".join(lines + [to_jsonl(VALID["ProjectCreated"])]) + "\n")
         state = log.snapshot()
         code, out, err = run_cli("append", str(log.path), str(bad))
-        assert code == 1 and out == ""
-        assert err.startswith(f"error: {bad}:{before + 1}:"), err
+        assert code == 2 and out == ""
+        assert err.startswith(f"eventkit: error: {bad}:{before + 1}:"), err
         assert field in err and "nothing was written" in err
         assert log.snapshot() == state
         good = tmp_path / "good.jsonl"
@@ -626,8 +626,8 @@ def test_console_script_append(tmp_path: Path, line: str | bytes, expected: byte
     data = (json.dumps(VALID["SettingChanged"]) + "\n").encode()
     data += (line if isinstance(line, bytes) else line.encode()) + b"\n"
     result = eventkit_append(log, data)
-    assert result.returncode == 1, result.stderr
-    assert result.stderr.startswith(b"error: <stdin>:2:"), result.stderr[:500]
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(b"eventkit: error: <stdin>:2:"), result.stderr[:500]
     assert expected in result.stderr and b"Traceback" not in result.stderr
     assert len(result.stderr) < 1_000
     with EventStore.open(log) as store:
