@@ -570,7 +570,6 @@ def test_a_missing_log_suggests_init(tmp_path, capsys):
     assert not (tmp_path / "nope.db").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="importers raise SourceNotFoundError (arch)")
 def test_a_missing_import_source_names_the_path_without_init(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys, "import", "codex", "/no/such/dir", "--log", "x.db")

@@ -66,6 +66,8 @@ def _message(exc: BaseException) -> str:
     if filename and str(filename) not in message:
         message = f"{message}: {filename}"
     advice = next((text for kind, text in ADVICE if isinstance(exc, kind)), None)
+    if advice and "upgrade eventkit" in message and "upgrade eventkit" in advice:
+        advice = None  # the library already names the fix
     if advice and advice not in message:
         message = f"{message}; {advice}"
     return "; ".join(part.strip() for part in message.splitlines() if part.strip())
