@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from eventkit.catalog.entities import ENTITIES
 from eventkit.errors import driver_errors, map_driver_error
 from eventkit.log.files import (
     check_is_log,
@@ -26,15 +27,7 @@ from eventkit.log.files import (
 )
 from eventkit.read.engine import new_duckdb, quote_ident, quote_literal, sqlite_rows
 
-PROJECTION_VIEWS: dict[str, str] = {
-    "projects": "projection_projects",
-    "threads": "projection_threads",
-    "turns": "projection_turns",
-    "messages": "projection_messages",
-    "tool_calls": "projection_tool_calls",
-    "checkpoints": "checkpoints",
-    "settings": "settings",
-}
+PROJECTION_VIEWS: dict[str, str] = {entity.name: entity.table for entity in ENTITIES}
 """View name -> projection table of the log."""
 
 

@@ -29,11 +29,12 @@ from eventkit.catalog.columns import (
     typed_columns,
     view_name,
 )
+from eventkit.catalog.entities import ENTITIES
 from eventkit.catalog.events import EVENT_CLASSES, SCHEMA_VERSION, Event
 from eventkit.catalog.tool_categories import TOOL_CATEGORIES
 from eventkit.errors import SCHEMA_MARKER
 from eventkit.read.engine import quote_ident, quote_literal
-from eventkit.read.source import PROJECTION_VIEWS, LogSource
+from eventkit.read.source import LogSource
 
 REPLAY_SCHEMA = "replay"
 """Schema of the typed views as the entity replay reads them (see :func:`create_replay_views`)."""
@@ -198,20 +199,15 @@ def create_log_views(
         after = cache.last_sequence if cache else 0
         body = _typed_view_sql(event_class, files, after)
         con.execute(f"CREATE OR REPLACE VIEW {quote_ident(view)} AS {body}")
-    for view, table in PROJECTION_VIEWS.items():
-        columns = log.tables.get(table)
-        if not columns:
+    for entity in ENTITIES:
+        present = log.tables.get(entity.table)
+        if not present:
             continue
-        select = ", ".join(
-            f"CAST({quote_ident(c)} AS TIMESTAMPTZ) AS {quote_ident(c)}"
-            if c.endswith("_at")
-            else quote_ident(c)
-            for c in columns
-        )
-        con.execute(
-            f"CREATE OR REPLACE VIEW {quote_ident(view)} AS "
-            f"SELECT {select} FROM log.{quote_ident(table)}"
-        )
+        # Shaped by the declaration; a column an older log's table lacks reads as NULL.
+        missing = [c.name for c in entity.columns if c.name not in present]
+        extra = "".join(f", NULL AS {quote_ident(name)}" for name in missing)
+        rows = f"SELECT *{extra} FROM log.{quote_ident(entity.table)}"
+        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(entity.name)} AS {entity.select(rows)}")
     create_replay_views(con, {})
     create_tool_categories(con)
 
