@@ -286,42 +286,52 @@ def _threads_exist(con) -> Iterator[Finding]:
     yield from _before_creation(con, "threads_exist", "thread", "thread_created", "ThreadCreated")
 
 
-@check("approvals_for_known_calls")
-def _approvals(con) -> Iterator[Finding]:
-    for call_id, seqs in _rows(
+def _aimed_at_unknown(
+    con, check_name: str, view: str, key: str, creating_view: str, what: str, verb: str
+) -> Iterator[Finding]:
+    """Events of ``view`` whose target (``key``) was not created (``creating_view``) before."""
+    event_type = "".join(part.title() for part in view.split("_"))
+    for target, seqs in _rows(
         con,
-        f"""SELECT a.tool_call_id, list(a.sequence ORDER BY a.sequence) FROM approval_resolved a
-            LEFT JOIN ({_created("tool_call_started")}) c ON c.id = a.tool_call_id
-            WHERE c.seq IS NULL OR c.seq > a.sequence
-            GROUP BY a.tool_call_id ORDER BY min(a.sequence)""",
+        f"""SELECT e.{key}, list(e.sequence ORDER BY e.sequence) FROM {view} e
+            LEFT JOIN ({_created(creating_view)}) c ON c.id = e.{key}
+            WHERE c.seq IS NULL OR c.seq > e.sequence
+            GROUP BY e.{key} ORDER BY min(e.sequence)""",
     ):
         yield Finding(
-            "approvals_for_known_calls",
+            check_name,
             ERROR,
-            f"{len(seqs)} ApprovalResolved for tool call {call_id}, which was not started "
+            f"{len(seqs)} {event_type} {what} {target}, which was not {verb} "
             "before it; the replay ignores them",
-            entity_id=call_id,
+            entity_id=target,
             sequences=tuple(seqs),
         )
+
+
+@check("approvals_for_known_calls")
+def _approvals(con) -> Iterator[Finding]:
+    yield from _aimed_at_unknown(
+        con,
+        "approvals_for_known_calls",
+        "approval_resolved",
+        "tool_call_id",
+        "tool_call_started",
+        "for tool call",
+        "started",
+    )
 
 
 @check("restores_of_known_checkpoints")
 def _restores(con) -> Iterator[Finding]:
-    for checkpoint_id, seqs in _rows(
+    yield from _aimed_at_unknown(
         con,
-        f"""SELECT r.id, list(r.sequence ORDER BY r.sequence) FROM checkpoint_restored r
-            LEFT JOIN ({_created("checkpoint_created")}) c ON c.id = r.id
-            WHERE c.seq IS NULL OR c.seq > r.sequence
-            GROUP BY r.id ORDER BY min(r.sequence)""",
-    ):
-        yield Finding(
-            "restores_of_known_checkpoints",
-            ERROR,
-            f"{len(seqs)} CheckpointRestored of checkpoint {checkpoint_id}, which was not "
-            "created before it; the replay ignores them",
-            entity_id=checkpoint_id,
-            sequences=tuple(seqs),
-        )
+        "restores_of_known_checkpoints",
+        "checkpoint_restored",
+        "id",
+        "checkpoint_created",
+        "of checkpoint",
+        "created",
+    )
 
 
 def _deleted(kind: str) -> str:
