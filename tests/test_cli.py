@@ -616,3 +616,15 @@ def test_argparse_errors_exit_2(capsys):
         cli.main(["import", "gemini", "x", "--log", "y"])
     assert exit_info.value.code == 2
     assert "invalid choice: 'gemini'" in capsys.readouterr().err
+
+
+def test_a_bug_exits_2_with_its_traceback_never_1(log_path, capsys, monkeypatch):
+    ek.EventStore.open(log_path).close()
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug")
+
+    monkeypatch.setattr("eventkit.read.stats.stats", broken)
+    assert cli.main(["stats", str(log_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "KeyError" in err and "internal error" in err

@@ -240,6 +240,22 @@ WRITES = [
 ]
 
 
+def test_sql_refuses_statements_that_reach_past_the_session(log, tmp_path) -> None:
+    """ATTACH (then INSERT through it), COPY, EXPORT and LOAD would write files or the log."""
+    before = sha256(log)
+    reaching = [
+        f"ATTACH '{log}' AS w (TYPE sqlite); INSERT INTO w.settings VALUES ('k', '1', 'x')",
+        f"COPY (SELECT 1) TO '{tmp_path / 'leak.csv'}'",
+        f"EXPORT DATABASE '{tmp_path / 'dump'}'",
+        "LOAD 'json'",
+    ]
+    for statement in reaching:
+        with pytest.raises(ek.ReadOnlyError, match="refused"):
+            ek.sql(log, statement)
+    assert sha256(log) == before
+    assert not (tmp_path / "leak.csv").exists() and not (tmp_path / "dump").exists()
+
+
 def test_the_log_cannot_be_written_and_stays_byte_for_byte(log) -> None:
     before = sha256(log)
     for statement in WRITES:

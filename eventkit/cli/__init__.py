@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from eventkit.cli.commands import DECLARED
@@ -52,5 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     except HANDLED as exc:
         print(error_line(exc), file=sys.stderr)
+        return ERROR
+    except Exception:  # a bug: show it whole, but never as exit 1 ("findings")
+        traceback.print_exc()
+        print("eventkit: internal error (a bug: please report it)", file=sys.stderr)
         return ERROR
     return result.code

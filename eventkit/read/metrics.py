@@ -131,9 +131,6 @@ ORDER BY {", ".join(f"{quote_ident(k)} ASC NULLS LAST" for k in keys)}
         return fetch(con, query, categorical=CATEGORICAL, context="breaking down by model")
 
 
-__all__ = ["BREAKDOWN_KEYS", "model_breakdown", "thread_summary", "turn_metrics"]
-
-
 def failing_tools(src: object, limit: int = 10) -> pd.DataFrame:
     """The tools with the most errors: calls, errors, error rate, median duration."""
     query = f"""
@@ -171,3 +168,13 @@ def summary(src: object) -> dict[str, pd.DataFrame]:
         "by_model": model_breakdown(src),
         "failing_tools": failing_tools(src),
     }
+
+
+__all__ = [
+    "BREAKDOWN_KEYS",
+    "failing_tools",
+    "model_breakdown",
+    "summary",
+    "thread_summary",
+    "turn_metrics",
+]

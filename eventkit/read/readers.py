@@ -281,19 +281,37 @@ _READING_STATEMENTS = {
     duckdb.StatementType.EXPLAIN,
     duckdb.StatementType.CALL,
 }
+_REFUSED_STATEMENTS = {
+    duckdb.StatementType.ATTACH,
+    duckdb.StatementType.DETACH,
+    duckdb.StatementType.COPY,
+    duckdb.StatementType.COPY_DATABASE,
+    duckdb.StatementType.EXPORT,
+    duckdb.StatementType.EXTENSION,
+    duckdb.StatementType.LOAD,
+}
+"""Statements that reach past the session (other databases, files, extensions)."""
 
 
 def sql(src: object, query: str, params: Sequence[Any] | dict[str, Any] | None = None):
     """Run a query over the log's views and return a DataFrame.
 
     ``src`` as for :func:`connect_duckdb`, or a connection it returned. A statement
-    that would write to the log raises :class:`ReadOnlyError`; over a dataset, so
-    does every statement that is not a query.
+    that would write to the log raises :class:`ReadOnlyError`, and so do statements
+    that reach past the session (ATTACH, COPY, EXPORT, INSTALL, LOAD); over a dataset,
+    so does every statement that is not a query.
     """
     try:
         kinds = {statement.type for statement in duckdb.extract_statements(query)}
     except duckdb.Error as exc:
         raise map_driver_error(exc, "reading the query") from exc
+    refused = kinds & _REFUSED_STATEMENTS
+    if refused:
+        names = ", ".join(sorted(kind.name for kind in refused))
+        raise ReadOnlyError(
+            f"eventkit.sql runs queries over the log's views only: {names} statements "
+            "are refused (they reach other databases or files); use connect_duckdb for that"
+        )
     reading = kinds <= _READING_STATEMENTS
     with session(src, private=not reading) as con:
         if not reading and is_dataset(con):

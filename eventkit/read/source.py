@@ -20,10 +20,10 @@ from eventkit.catalog.entities import ENTITIES
 from eventkit.errors import driver_errors, map_driver_error
 from eventkit.log.files import (
     check_is_log,
+    connect_readonly,
     copy_to_temp,
     find_log,
     open_sqlite_readonly,
-    ro_uri,
 )
 from eventkit.read.engine import new_duckdb, quote_ident, quote_literal, sqlite_rows
 
@@ -129,8 +129,7 @@ def attach(log: LogSource) -> duckdb.DuckDBPyConnection:
         if log.tempdir is not None:
             raise map_driver_error(exc, f"DuckDB cannot read {log.path}") from exc
     with driver_errors(f"copying {log.path}"):
-        uri = ro_uri(log.path, immutable=True)
-        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+        with contextlib.closing(connect_readonly(log.path, leave_no_files=True)) as conn:
             log.path = copy_to_temp(conn)
     log.tempdir = log.path.parent
     try:
