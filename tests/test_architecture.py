@@ -103,6 +103,8 @@ class _Walker(ast.NodeVisitor):
         self.imports: list[Import] = []
         self.bound_modules: dict[str, str] = {}
         """Local names bound to an eventkit module (``duck`` → ``eventkit.read.duck``)."""
+        self.bound_names: dict[str, str] = {}
+        """Local names bound to a class or function of an eventkit module (``EventStore``)."""
         self.depth = 0
 
     def _function(self, node: ast.AST) -> None:
@@ -141,6 +143,8 @@ class _Walker(ast.NodeVisitor):
                 self.bound_modules[alias.asname or alias.name] = submodule
             else:
                 self._add(node, base, alias.name)
+                if in_package(base, PACKAGE):
+                    self.bound_names[alias.asname or alias.name] = f"{base}.{alias.name}"
 
 
 @dataclass(frozen=True)
@@ -162,17 +166,29 @@ def walk(module: str) -> tuple[list[Import], list[PrivateAccess], ast.Module]:
     tree = ast.parse(source, filename=str(MODULES[module]))
     walker = _Walker(module)
     walker.visit(tree)
+    return walker.imports, private_uses(tree, walker, module), tree
+
+
+def private_uses(tree: ast.Module, walker: _Walker, module: str) -> list[PrivateAccess]:
+    """``x._y`` where ``x`` is another eventkit module, or a class or function taken from one."""
     private = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Attribute) or not is_private(node.attr):
             continue
         chain = _dotted(node.value)
-        if chain is None or chain[0] not in walker.bound_modules:
+        if chain is None:
+            continue
+        text = f"{'.'.join(chain)}.{node.attr}"
+        if chain[0] in walker.bound_names:
+            if walker.bound_names[chain[0]].rpartition(".")[0] != module:
+                private.append(PrivateAccess(module, node.lineno, text))
+            continue
+        if chain[0] not in walker.bound_modules:
             continue
         target = ".".join([walker.bound_modules[chain[0]], *chain[1:]])
         if target in MODULES and target != module:
-            private.append(PrivateAccess(module, node.lineno, f"{'.'.join(chain)}.{node.attr}"))
-    return walker.imports, sorted(private, key=lambda access: access.line), tree
+            private.append(PrivateAccess(module, node.lineno, text))
+    return sorted(private, key=lambda access: access.line)
 
 
 def _dotted(node: ast.expr) -> list[str] | None:
@@ -479,3 +495,72 @@ def test_every_folder_of_the_package_is_a_package_with_a_docstring():
         if is_package(module) and not (ast.get_docstring(walk(module)[2]) or "").strip()
     ]
     assert not undocumented, f"package __init__ files without a docstring: {undocumented}"
+
+
+# --------------------------------------------------------------------------- beyond one hop
+
+
+def test_only_the_cli_uses_the_top_level_package():
+    """``import eventkit`` inside the package hides which layer a module really uses."""
+    problems = [
+        imp
+        for module in MODULES
+        if module != PACKAGE and not in_package(module, "eventkit.cli")
+        for imp in walk(module)[0]
+        if imp.target == PACKAGE
+    ]
+    assert not problems, report(
+        problems, "modules import the layer they use, never the `eventkit` facade (the CLI may)"
+    )
+
+
+def _reachable(start: str) -> dict[str, Import]:
+    """Every module (eventkit's and third-party tops) ``start`` imports, directly or not."""
+    seen: dict[str, Import] = {}
+    todo = [start]
+    while todo:
+        for imp in walk(todo.pop())[0]:
+            target = imp.target if in_package(imp.target, PACKAGE) else imp.target.split(".")[0]
+            if target in seen or target == start:
+                continue
+            seen[target] = imp
+            if target in MODULES and target != PACKAGE:
+                todo.append(target)
+    return seen
+
+
+def test_the_write_side_reaches_no_dataframe_engine_through_anything():
+    problems = [
+        f"{module} reaches {target} via {imp}"
+        for module in MODULES
+        if in_package(module, "eventkit.log") or in_package(module, "eventkit.catalog")
+        for target, imp in _reachable(module).items()
+        if target in DATAFRAME_ENGINES
+    ]
+    assert not problems, report(
+        problems, "the catalog and the write side reach no duckdb, pandas or pyarrow, however deep"
+    )
+
+
+def test_the_read_side_reaches_no_store_through_anything():
+    writers = ("eventkit.log.store", "eventkit.log.projections", "eventkit.log.migrations")
+    problems = [
+        f"{module} reaches {target} via {imp}"
+        for module in MODULES
+        if in_package(module, "eventkit.read")
+        for target, imp in _reachable(module).items()
+        if any(in_package(target, w) for w in writers)
+    ]
+    assert not problems, report(
+        problems, "the read side reaches no store, projections or migrations"
+    )
+
+
+def test_a_private_name_taken_from_a_class_is_found():
+    source = "from eventkit.log.store import EventStore\nEventStore._write(None)\n"
+    tree = ast.parse(source)
+    walker = _Walker("eventkit.importers.common")
+    walker.visit(tree)
+    found = private_uses(tree, walker, "eventkit.importers.common")
+    assert [access.text for access in found] == ["EventStore._write"]
+    assert private_uses(tree, walker, "eventkit.log.store") == []  # its own class

@@ -459,7 +459,8 @@ def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
     ``schema_version`` this eventkit does not know raises :class:`UnsupportedSchemaError`
     naming the event (its payload cannot be read as the catalog describes).
     """
-    import eventkit as ek
+    from eventkit.log.store import EventStore
+    from eventkit.read.readers import connect_duckdb
 
     unknown = set(checks or ()) - set(_CHECKS) - {"projections_agree"}
     if unknown:
@@ -467,7 +468,7 @@ def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
             f"unknown audit check(s): {sorted(unknown)}; known: {sorted(available_checks())}"
         )
     findings: list[Finding] = []
-    con = ek.connect_duckdb(src)
+    con = connect_duckdb(src)
     try:
         with driver_errors("auditing the log"):
             dataset = _audit_views(con)
@@ -487,7 +488,7 @@ def audit(src: Any, *, checks: list[str] | None = None) -> list[Finding]:
                     "audit the log it was exported from to compare them",
                 )
             )
-        elif isinstance(src, ek.EventStore):
+        elif isinstance(src, EventStore):
             with driver_errors("comparing projections with a fresh replay"):
                 findings.extend(projection_differences(src.conn))
         elif isinstance(src, str | os.PathLike):

@@ -55,9 +55,9 @@ def stats(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _dataset_stats(path: str | os.PathLike[str]) -> dict[str, Any]:
-    import eventkit as ek  # the read engine loads on first use
+    from eventkit.read.readers import connect_duckdb  # the read engine loads on first use
 
-    con = ek.connect_duckdb(path)  # raises LogNotFoundError when it is no dataset either
+    con = connect_duckdb(path)  # raises LogNotFoundError when it is no dataset either
     try:
         with driver_errors("reading the dataset"):
             totals = con.execute(_DATASET_TOTALS).fetchone()
