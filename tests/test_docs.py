@@ -232,15 +232,21 @@ def _exists(path: str) -> bool:
 # ------------------------------------------------------------------ the layout table
 
 
-def layout_rows() -> list[str]:
-    """The paths the README's Layout table names (its first column)."""
+def layout_table() -> dict[str, str]:
+    """The README's Layout table: each row's first path -> the row's whole text."""
     section = README.split("\n## Layout\n", 1)[1].split("\n## ", 1)[0]
-    paths = []
+    rows = {}
     for line in section.splitlines():
         if line.startswith("| `"):
             first_cell = line.split("|")[1]
-            paths += re.findall(r"`([^`]+)`", first_cell)
-    return paths
+            for path in re.findall(r"`([^`]+)`", first_cell):
+                rows[path] = line
+    return rows
+
+
+def layout_rows() -> list[str]:
+    """The paths the README's Layout table names (its first column)."""
+    return list(layout_table())
 
 
 def _dotted(path: str) -> str:
@@ -249,18 +255,18 @@ def _dotted(path: str) -> str:
 
 
 def test_the_layout_table_names_every_module():
-    rows = [_dotted(p) for p in layout_rows() if p.startswith("eventkit/")]
-    assert rows, "no Layout table in the README"
-    modules = [
-        p.relative_to(ROOT).as_posix()
-        for p in sorted((ROOT / "eventkit").rglob("*.py"))
-        if p.name != "__init__.py"
-    ]
-    unnamed = [
-        m
-        for m in modules
-        if not any(_dotted(m) == row or _dotted(m).startswith(row + ".") for row in rows)
-    ]
+    """Each module has its own row, or its folder's row names it (`frames` or `frames.py`)."""
+    table = {_dotted(p): text for p, text in layout_table().items() if p.startswith("eventkit/")}
+    assert table, "no Layout table in the README"
+    unnamed = []
+    for path in sorted((ROOT / "eventkit").rglob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        module = _dotted(path.relative_to(ROOT).as_posix())
+        folder, _, stem = module.rpartition(".")
+        row = table.get(folder, "")
+        if module not in table and f"`{stem}`" not in row and f"`{stem}.py`" not in row:
+            unnamed.append(module)
     assert not unnamed, f"modules the README's Layout table does not name: {unnamed}"
 
 

@@ -4,7 +4,7 @@
 (events, typed, projection and replay views) · ``replay`` (the entity SQL) · ``chunks``
 (the Parquet chunk store) · ``cache`` (a log's columnar cache) · ``datasets`` (Parquet
 datasets) · ``readers`` (``connect_duckdb``, ``sql``, the shared readers) · ``arrow``
-(results as pandas) · ``frames`` · ``metrics`` · ``stats``.
+(results as pandas) · ``frames`` · ``metrics`` · ``stats`` · ``describe`` (the view listing).
 
 Never writes a log: it opens logs through :mod:`eventkit.log.files` only and never
 imports the store, projections or migrations.

@@ -6,7 +6,7 @@ eventkit never imports pyspark. The same code runs in a local session
 URI (``s3a://bucket/dataset``); paths are handed to Spark as text, never to pathlib.
 
 The dataset is what :func:`eventkit.export_parquet` writes (layout in
-``eventkit/export.py``): ``events/event_type=<type>/date=<day>/part-….parquet`` and the
+``eventkit/scale/export.py``): ``events/event_type=<type>/date=<day>/part-….parquet`` and the
 manifest, which says which events it holds; Spark reads those only, as DuckDB does.
 Spark schemas are generated from the catalog (:mod:`eventkit.catalog.columns`).
 :func:`register_views` creates the temp views ``events``, one per event type
