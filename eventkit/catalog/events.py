@@ -483,6 +483,13 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
 EVENT_TYPES: dict[str, type[Event]] = {cls.event_type(): cls for cls in EVENT_CLASSES}
 """``event_type`` → model, derived from each model's ``type`` literal."""
 
+THREAD_STREAM_FIELD: dict[str, str] = {
+    cls.event_type(): cls.stream_key
+    for cls in EVENT_CLASSES
+    if cls.stream_kind == "thread" and cls.stream_key is not None
+}
+"""Event types of a thread's stream -> the payload field naming the thread."""
+
 # `A | B | …` of EVENT_CLASSES, so a new variant is listed in one place.
 OrchestrationEvent = Annotated[
     functools.reduce(operator.or_, EVENT_CLASSES), Field(discriminator="type")

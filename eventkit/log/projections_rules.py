@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from eventkit.catalog.events import EVENT_TYPES
+from eventkit.catalog.events import EVENT_TYPES, THREAD_STREAM_FIELD
 from eventkit.catalog.tool_categories import tool_category
 from eventkit.log.projections_tables import (
     CHECKPOINTS,
@@ -40,28 +40,6 @@ _TOKEN_COLUMNS = (
     "reasoning_tokens",
 )
 
-# The thread whose stream an event belongs to, by payload field. Every such event
-# after the thread's creation moves the thread's updated_at, applied or not.
-_THREAD_FIELD = {
-    "ThreadCreated": "id",
-    "ThreadRenamed": "id",
-    "ThreadArchived": "id",
-    "ThreadDeleted": "id",
-    **{
-        name: "thread_id"
-        for name in (
-            "TurnStarted",
-            "TurnCompleted",
-            "MessageAdded",
-            "MessageDelta",
-            "ToolCallStarted",
-            "ToolCallCompleted",
-            "ApprovalResolved",
-            "CheckpointCreated",
-            "CheckpointRestored",
-        )
-    },
-}
 
 # The entity rows an event may read or change: (table, payload field holding the key).
 # Turns of calls completed in a chunk are added once the calls are loaded.
@@ -117,7 +95,7 @@ class Chunk(RowSet):
         for _, event_type, _, payload in self.events:
             for table, field in _TOUCHES.get(event_type, ()):
                 wanted[table].add(payload[field])
-            thread_field = _THREAD_FIELD.get(event_type)
+            thread_field = THREAD_STREAM_FIELD.get(event_type)
             if thread_field is not None:
                 wanted[THREADS].add(payload[thread_field])
         for table in (PROJECTS, THREADS, MESSAGES, TOOL_CALLS, CHECKPOINTS):
@@ -145,7 +123,7 @@ class Chunk(RowSet):
             if handler is None:  # a type this catalog does not know: skipped
                 continue
             handler(self, payload, at)
-            thread_field = _THREAD_FIELD.get(event_type)
+            thread_field = THREAD_STREAM_FIELD.get(event_type)
             if thread_field is not None:
                 thread_id = payload[thread_field]
                 thread = threads.get(thread_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from eventkit.catalog import entities
 from eventkit.catalog.columns import view_name
+from eventkit.catalog.events import THREAD_STREAM_FIELD
 from eventkit.read.views import REPLAY_SCHEMA
 
 # ------------------------------------------------------------------ replay SQL
@@ -84,28 +85,10 @@ FROM created c LEFT JOIN renamed r USING (id) LEFT JOIN deleted d USING (id)
     )
 
 
-# Events of a thread's stream, by the payload field naming the thread.
-_THREAD_STREAM = {
-    "ThreadCreated": "id",
-    "ThreadRenamed": "id",
-    "ThreadArchived": "id",
-    "ThreadDeleted": "id",
-    "TurnStarted": "thread_id",
-    "TurnCompleted": "thread_id",
-    "MessageAdded": "thread_id",
-    "MessageDelta": "thread_id",
-    "ToolCallStarted": "thread_id",
-    "ToolCallCompleted": "thread_id",
-    "ApprovalResolved": "thread_id",
-    "CheckpointCreated": "thread_id",
-    "CheckpointRestored": "thread_id",
-}
-
-
 def threads_sql(cond: str = "true") -> str:
     stream = " UNION ALL ".join(
         f'SELECT {field} AS thread_id, "sequence", occurred_at FROM {_v(event_type, cond)}'
-        for event_type, field in _THREAD_STREAM.items()
+        for event_type, field in THREAD_STREAM_FIELD.items()
     )
     return entities.THREADS.select(
         f"""

@@ -46,7 +46,7 @@ from pyspark.sql.types import (
 from eventkit.catalog import entities
 from eventkit.catalog.columns import Column, columns_of, view_name
 from eventkit.catalog.entities import DUCKDB_TYPES, ENTITY_BY_NAME, Entity
-from eventkit.catalog.events import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSION
+from eventkit.catalog.events import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSION, THREAD_STREAM_FIELD
 from eventkit.catalog.tool_categories import TOOL_CATEGORIES
 from eventkit.errors import LogNotFoundError, NotAnEventLogError, UnsupportedSchemaError
 from eventkit.read.datasets import DATASET_ENVELOPE, DATASET_FORMAT, DATASET_MANIFEST
@@ -342,23 +342,6 @@ def _ms(end: str, start: str) -> str:
     return f"CAST(unix_micros({end}) - unix_micros({start}) AS DOUBLE) / 1000"
 
 
-# Events of a thread's stream, by the payload field naming the thread.
-_THREAD_STREAM = {
-    "ThreadCreated": "id",
-    "ThreadRenamed": "id",
-    "ThreadArchived": "id",
-    "ThreadDeleted": "id",
-    "TurnStarted": "thread_id",
-    "TurnCompleted": "thread_id",
-    "MessageAdded": "thread_id",
-    "MessageDelta": "thread_id",
-    "ToolCallStarted": "thread_id",
-    "ToolCallCompleted": "thread_id",
-    "ApprovalResolved": "thread_id",
-    "CheckpointCreated": "thread_id",
-    "CheckpointRestored": "thread_id",
-}
-
 # Where the entity's creating event is: replay order of the rows.
 _CREATED_BY = "{0}.source_log, {0}.sequence AS created_sequence"
 _PROVENANCE = (StructField("source_log", StringType()), StructField("created_sequence", LongType()))
@@ -374,7 +357,7 @@ def _shaped(entity: Entity, rows: str) -> str:
 def _threads_sql() -> str:
     stream = " UNION ALL ".join(
         f"SELECT source_log, {field} AS thread_id, sequence, occurred_at FROM {_v(event_type)}"
-        for event_type, field in _THREAD_STREAM.items()
+        for event_type, field in THREAD_STREAM_FIELD.items()
     )
     return _shaped(
         entities.THREADS,
