@@ -7,7 +7,8 @@ the dataset views and the Spark schemas are generated from these; the two replay
 (the projections in SQLite, the frames in DuckDB) keep their logic written apart.
 ``migrations/001_initial.sql`` is immutable, so its column order is the canonical one
 (a test checks the DDL against these declarations); later columns come in new
-migrations and are declared here at the same time.
+migrations, at the end of their entity, and are declared here at the same time
+(marked with the migration's number).
 
 Column types are logical (:data:`LOGICAL_TYPES`); :data:`SQLITE_TYPES`,
 :data:`DUCKDB_TYPES` and :data:`PANDAS_DTYPES` map them to those targets; Spark's map
@@ -172,7 +173,8 @@ THREADS = Entity(
         "thread_id:text project_id:text parent_thread_id:text title:text "
         "provider:category model:category status:category "
         "created_at:timestamp updated_at:timestamp archived_at:timestamp deleted_at:timestamp "
-        "turn_count:int message_count:int",
+        "turn_count:int message_count:int "
+        "parent_tool_call_id:text",  # 002
         not_null="status turn_count message_count",
     ),
 )
@@ -188,8 +190,9 @@ TURNS = Entity(
         "started_at:timestamp completed_at:timestamp duration_ms:float "
         "input_tokens:int output_tokens:int cache_read_tokens:int cache_write_tokens:int "
         "reasoning_tokens:int cost_usd:float cost_source:category "
-        "tool_calls:int tool_errors:int error:text",
-        not_null="thread_id status tool_calls tool_errors",
+        "tool_calls:int tool_errors:int error:text "
+        "last_activity_at:timestamp model_calls:int",  # 002
+        not_null="thread_id status tool_calls tool_errors model_calls",
     ),
 )
 MESSAGES = Entity(
@@ -233,6 +236,23 @@ CHECKPOINTS = Entity(
         not_null="thread_id",
     ),
 )
+MODEL_CALLS = Entity(
+    name="model_calls",
+    frame="model_calls_df",
+    table="projection_model_calls",
+    key="model_call_id",
+    stream="thread",
+    stream_field="thread_id",
+    columns=_columns(  # 002
+        "model_call_id:text thread_id:text turn_id:text model:category "
+        "requested_at:timestamp completed_at:timestamp duration_ms:float "
+        "input_tokens:int output_tokens:int cache_read_tokens:int cache_write_tokens:int "
+        "reasoning_tokens:int cost_usd:float cost_source:category stop_reason:category "
+        "revision:int",
+        not_null="thread_id input_tokens output_tokens cache_read_tokens cache_write_tokens "
+        "reasoning_tokens revision",
+    ),
+)
 SETTINGS = Entity(
     name="settings",
     frame="settings_df",
@@ -251,6 +271,7 @@ ENTITIES: tuple[Entity, ...] = (
     TOOL_CALLS,
     CHECKPOINTS,
     SETTINGS,
+    MODEL_CALLS,
 )
 """Every entity, in the order of the migrations' tables."""
 
@@ -264,6 +285,7 @@ __all__ = [
     "ENTITY_BY_NAME",
     "LOGICAL_TYPES",
     "MESSAGES",
+    "MODEL_CALLS",
     "PANDAS_DTYPES",
     "PROJECTS",
     "SETTINGS",

@@ -259,7 +259,7 @@ def derived_id(at: datetime, *source_identity: object) -> str:
 
 
 class TokenUsage(BaseModel):
-    """Tokens of one turn. Total = input + cache_read + cache_write + output."""
+    """Tokens of one model call (or of a turn). Total = input + cache_read + cache_write + output."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -351,6 +351,8 @@ class ThreadCreated(_ThreadEvent):
     model: str
     parent_thread_id: Id | None = None
     """Set for a subagent's thread: the thread that spawned it."""
+    parent_tool_call_id: Id | None = None
+    """Set for a subagent's thread: the tool call (e.g. a ``Task`` call) that started it."""
 
 
 class ThreadRenamed(_ThreadEvent):
@@ -450,6 +452,30 @@ class CheckpointRestored(_InThreadEvent):
     thread_id: Id
 
 
+class ModelCallCompleted(_InThreadEvent):
+    """One model response and the tokens it spent (``docs/semantics.md``, model calls).
+
+    A second event for the same ``id`` restates the call (a grown source showed more of
+    it): the one with the greatest ``(revision, sequence)`` holds. A restatement may
+    change usage, cost, model, stop_reason and requested_at, never thread_id or turn_id.
+    """
+
+    type: Literal["ModelCallCompleted"] = "ModelCallCompleted"
+    id: Id
+    """The call's: the source's response id (Claude's ``message.id``) where it has one."""
+    thread_id: Id
+    turn_id: Id | None = None
+    model: str | None = None
+    usage: TokenUsage = TokenUsage()
+    cost_usd: NonNegativeFloat | None = None
+    cost_source: Literal["recorded", "estimated"] | None = None
+    requested_at: Timestamp | None = None
+    """When the request was sent, where the source says."""
+    stop_reason: str | None = None
+    revision: int = Field(default=1, ge=1, le=MAX_COUNT)
+    """How much of the call the writer had seen: a restatement has a higher revision."""
+
+
 class SettingChanged(Event):
     stream_kind: ClassVar[str] = "settings"
     stream_key: ClassVar[str | None] = None
@@ -477,6 +503,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     CheckpointCreated,
     CheckpointRestored,
     SettingChanged,
+    ModelCallCompleted,
 )
 """Every variant, in catalog order."""
 
@@ -558,6 +585,7 @@ __all__ = [
     "Event",
     "MessageAdded",
     "MessageDelta",
+    "ModelCallCompleted",
     "OrchestrationEvent",
     "ProjectCreated",
     "ProjectDeleted",
