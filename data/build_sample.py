@@ -18,7 +18,7 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parent
 SAMPLE_LOG = DATA / "sample.db"
 SAMPLE_THREADS = 30
-SAMPLE_SEED = 7  # 30 sessions of this seed hold all 17 event types
+SAMPLE_SEED = 7  # 30 sessions of this seed hold all 18 event types
 
 
 def build_sample_log(out: str | Path = SAMPLE_LOG, *, data: Path = DATA) -> Path:

@@ -82,6 +82,7 @@ _LAZY = {
     "model_breakdown": "read.metrics",
     "failing_tools": "read.metrics",
     "summary": "read.metrics",
+    "usage_totals": "read.metrics",
     "stats": "read.stats",
     "generate_log": "apps.synth",
     "generate": "apps.synth",
@@ -177,5 +178,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
         tool_calls_df,
         turns_df,
     )
-    from eventkit.read.metrics import model_breakdown, thread_summary, turn_metrics  # noqa: F401
+    from eventkit.read.metrics import (  # noqa: F401
+        model_breakdown,
+        thread_summary,
+        turn_metrics,
+        usage_totals,
+    )
     from eventkit.read.readers import connect_duckdb, sql  # noqa: F401

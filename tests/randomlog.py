@@ -595,7 +595,8 @@ def model_call_cases() -> list[Event]:
         call("u1.a", "u1", 80, cost=0.1, source="estimated", model="sonnet"),
         call("u1.b", "u1", 120, revision=3, cost=0.25, source="recorded", model="opus"),
         call("u1.b", "u1", 999, revision=1, cost=9.0, source="recorded"),  # lower: ignored
-        call("u1.a", "u1", 90, revision=1, cost=0.1, source="estimated"),  # same: holds
+        # The same revision again (u1.a): the later event holds.
+        call("u1.a", "u1", 90, revision=1, cost=0.1, source="estimated", model="sonnet"),
         call("loose", None, 30, cost=0.05, source="recorded", model="haiku"),
         call("u1.ghost", "never-started", 20, cost=0.01, source="recorded"),
         TurnCompleted(id="u1", thread_id="t", outcome="success", at=tick()),

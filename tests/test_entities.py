@@ -146,7 +146,7 @@ def test_spark_entity_schemas_list_the_declared_columns() -> None:
     from eventkit.scale.spark import ENTITY_TYPES, ENTITY_VIEWS, entity_schema
 
     replayed = [name for name in ENTITY_VIEWS if name in ENTITY_BY_NAME]
-    assert replayed == ["threads", "turns", "tool_calls"]
+    assert replayed == ["threads", "turns", "tool_calls", "model_calls"]
     for name in replayed:
         entity = ENTITY_BY_NAME[name]
         fields = [(f.name, f.dataType) for f in entity_schema(name).fields]

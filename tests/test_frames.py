@@ -386,8 +386,18 @@ def test_thread_summary_counts_match_the_frames(random_log) -> None:
     assert (summary.tool_calls == expected_calls.reindex(summary.index, fill_value=0)).all()
     errors = calls[calls.status == "error"].groupby("thread_id").size()
     assert (summary.tool_errors == errors.reindex(summary.index, fill_value=0)).all()
-    out = turns.groupby("thread_id").output_tokens.sum()
+    # Usage: the thread's model calls (with a turn or not) and its turns without calls.
+    model_calls = frames.model_calls_df(path)
+    out = pd.concat(
+        [
+            model_calls[["thread_id", "output_tokens"]],
+            turns.loc[turns.model_calls == 0, ["thread_id", "output_tokens"]],
+        ]
+    )
+    out = out.groupby("thread_id").output_tokens.sum()
     assert (summary.output_tokens == out.reindex(summary.index, fill_value=0)).all()
+    n_calls = model_calls.groupby("thread_id").size()
+    assert (summary.model_calls == n_calls.reindex(summary.index, fill_value=0)).all()
     span = (threads.updated_at - threads.created_at).dt.total_seconds() * 1000
     assert ((summary.span_ms - span).abs() < 1e-6).all()
     assert (summary.status.astype(str) == threads.status.astype(str)).all()
@@ -403,6 +413,9 @@ def test_model_breakdown_percentiles_interpolate_linearly(random_log) -> None:
     assert breakdown.turns.sum() == len(metrics)
     grouped = metrics.astype({"provider": str, "model": str}).groupby(["provider", "model"])
     for row in breakdown.itertuples():
+        if row.turns == 0:  # only calls count for this model: no turn of its own
+            assert row.model_calls > 0 and pd.isna(row.latency_p50_ms) and row.tool_calls == 0
+            continue
         group = grouped.get_group((row.provider, row.model))
         latency = group.latency_ms.dropna().astype(float)
         for q, got in ((0.5, row.latency_p50_ms), (0.95, row.latency_p95_ms)):
@@ -413,6 +426,9 @@ def test_model_breakdown_percentiles_interpolate_linearly(random_log) -> None:
         assert row.tool_calls == group.tool_calls.sum()
         assert row.tool_errors == group.tool_errors.sum()
     by_status = ek.model_breakdown(path, by="status")
-    assert set(by_status.status.astype(str)) == set(metrics.status.astype(str))
+    assert set(by_status.status.dropna().astype(str)) == set(metrics.status.astype(str))
+    # Calls without a started turn have no status: their group has usage and no turns.
+    no_turn = by_status[by_status.status.isna()]
+    assert (no_turn.turns == 0).all() and (no_turn.model_calls > 0).all()
     with pytest.raises(ValueError, match="by must name"):
         ek.model_breakdown(path, by=("provider", "text"))

@@ -138,3 +138,53 @@ def test_claude_code_tokens_are_mostly_cache(generated):
 def test_the_sample_log_holds_every_event_type(sample_copy):
     counts = ek.sql(sample_copy, "SELECT event_type, count(*) AS n FROM events GROUP BY 1")
     assert set(counts["event_type"]) == set(EVENT_TYPES)
+
+
+def test_model_calls_carry_the_usage_and_turn_completions_none(generated):
+    log, turns = generated["log"], generated["turns"]
+    calls = ek.model_calls_df(log)
+    completed = ek.sql(log, "SELECT * FROM turn_completed")
+    recording = {p.provider for p in PROFILES if p.records_calls}
+    by_thread = generated["threads"].set_index("thread_id")["provider"].astype(str)
+    provider = completed["thread_id"].map(by_thread)
+    of_writers = completed[provider.isin(recording)]
+    zero = of_writers[[f"usage_{k}" for k in ("input_tokens", "output_tokens")]].eq(0).all(axis=1)
+    assert zero.all() and of_writers["cost_usd"].isna().all()
+    t3code = completed[provider == "t3code"]
+    assert len(t3code) and (t3code["usage_output_tokens"] > 0).all()
+    # 1-3 calls per turn of a writer that records them; none in t3code's turns.
+    per_turn = turns.set_index("turn_id")
+    counts = per_turn.loc[per_turn["provider"].isin(recording), "model_calls"]
+    assert counts.between(1, 3).all() and counts.nunique() == 3
+    assert (per_turn.loc[per_turn["provider"] == "t3code", "model_calls"] == 0).all()
+    # The turns' tokens are their calls' sums (cost estimated on every call).
+    in_turns = calls[calls["turn_id"].notna()].groupby("turn_id")["output_tokens"].sum()
+    assert (per_turn.loc[in_turns.index, "output_tokens"] == in_turns).all()
+    assert (calls["cost_source"] == "estimated").all()
+
+
+def test_some_calls_are_restated_and_a_few_have_no_turn(generated):
+    log = generated["log"]
+    events = ek.sql(
+        log, "SELECT id, revision, usage_output_tokens, sequence FROM model_call_completed"
+    )
+    restated = events.groupby("id").filter(lambda g: len(g) > 1)
+    assert 0.05 < restated["id"].nunique() / events["id"].nunique() < 0.25
+    for _, group in restated.groupby("id"):
+        first, last = group.sort_values("sequence").itertuples(index=False)
+        assert last.revision > first.revision
+        assert last.usage_output_tokens >= first.usage_output_tokens
+    calls = ek.model_calls_df(log)
+    assert (calls.loc[calls["model_call_id"].isin(restated["id"]), "revision"] == 2).all()
+    loose = calls[calls["turn_id"].isna()]
+    assert 0 < len(loose) < 0.1 * len(calls)
+
+
+def test_subagent_threads_name_the_tool_call_that_started_them(generated):
+    threads = generated["threads"]
+    subagents = threads[threads["parent_thread_id"].notna()]
+    assert len(subagents) and subagents["parent_tool_call_id"].notna().all()
+    calls = generated["calls"].set_index("tool_call_id")
+    starters = calls.loc[subagents["parent_tool_call_id"]]
+    assert (starters["thread_id"].to_numpy() == subagents["parent_thread_id"].to_numpy()).all()
+    assert threads.loc[threads["parent_thread_id"].isna(), "parent_tool_call_id"].isna().all()

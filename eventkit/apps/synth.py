@@ -1,6 +1,6 @@
 """Synthetic agent sessions: a deterministic, realistic event stream for demos and benchmarks.
 
-``generate(seed, threads=N)`` yields a stream of all 17 event types, one thread at a
+``generate(seed, threads=N)`` yields a stream of all 18 event types, one thread at a
 time (memory stays flat at any size: 10M events stream through). The same seed gives
 the same events and the same event ids (derived from the seed and a counter).
 
@@ -18,14 +18,22 @@ Claude Code sessions, two Codex CLI rollouts; figures per turn) and kept as data
   (recordings' medians), log-normal sigma 1.0; failures 5% for shell and 10% for
   reads (recordings: 7 of 141 shell calls, 2 of 15 reads), 2% otherwise;
 - tokens: Claude Code turns are almost all cache (uncached input ~30 tokens, cache
-  reads ~30k per model call, cache writes ~5k per turn); Codex turns carry uncached
-  input (~2-10k per call) and record reasoning tokens; output ~100-250 per call;
+  reads ~30k per model response, cache writes ~5k per turn); Codex turns carry uncached
+  input (~2-10k per response) and record reasoning tokens; output ~100-250 per response;
+- model calls: a turn's usage (one response per tool call, plus the answer) is
+  recorded as 1-3 ``ModelCallCompleted`` events between its tool calls, each carrying
+  its share of the tokens and its estimated cost, and the ``TurnCompleted`` has zero
+  usage and no cost, as writers that record model calls write it. About one call in
+  eight is first seen cut short (part of its output) and restated with a higher
+  revision; a few sessions end with a call outside any turn (a summary of the session).
+  t3code records turn totals only: its turns have no model calls and their
+  completions carry the usage;
 - deltas per message: Claude Code and Codex write whole messages (no deltas in the
   recordings); t3code streams assistant text in chunks (here 2-12 deltas);
 - approvals: a quarter of Codex/t3code shell calls ask first; people answer in a
   log-normal ~6 s (88% accept); plus git checkpoints after edits, occasional
-  restores (reverted sessions), renames, archives, deletions, subagent threads and
-  setting changes.
+  restores (reverted sessions), renames, archives, deletions, subagent threads (each
+  naming the tool call that started it) and setting changes.
 
 Costs are estimated with :mod:`eventkit.catalog.pricing` (``cost_source = "estimated"``).
 """
@@ -47,6 +55,7 @@ from eventkit.catalog.events import (
     Event,
     MessageAdded,
     MessageDelta,
+    ModelCallCompleted,
     ProjectCreated,
     ProjectDeleted,
     ProjectRenamed,
@@ -104,6 +113,11 @@ class Profile:
     tools: tuple[tuple[str, str, int], ...]  # (tool name, kind, weight)
     streams: bool  # assistant text arrives as deltas
     asks_approval: bool
+
+    @property
+    def records_calls(self) -> bool:
+        """Whether its writer records model calls (t3code knows turn totals only)."""
+        return self.provider != "t3code"
 
 
 _CLAUDE_TOOLS = (
@@ -238,7 +252,9 @@ def generate(
     yield s.emit(ProjectDeleted(id=scratch, at=s.clock + timedelta(minutes=5)), "delete")
 
 
-def _thread(s: _Session, profile: Profile, project_id: str, at: datetime, parent=None):
+def _thread(
+    s: _Session, profile: Profile, project_id: str, at: datetime, parent=None, parent_call=None
+):
     rng = s.rng
     thread_id = derived_id(at, "synth", s.seed, "thread", s.counter)
     first_prompt = _prompt(rng)
@@ -250,6 +266,7 @@ def _thread(s: _Session, profile: Profile, project_id: str, at: datetime, parent
             provider=profile.provider,
             model=profile.model,
             parent_thread_id=parent,
+            parent_tool_call_id=parent_call,
             at=at,
         ),
         "thread",
@@ -262,9 +279,14 @@ def _thread(s: _Session, profile: Profile, project_id: str, at: datetime, parent
         turn_events = list(_turn(s, profile, thread_id, at, prompt, checkpoints))
         yield from turn_events
         at = max(e.event.at for e in turn_events)
-        if parent is None and rng.random() < 0.04:  # a subagent works for the thread
+        spawner = _spawning_call(turn_events)
+        if parent is None and rng.random() < 0.04 and spawner:  # a subagent, started by a call
             sub_at = at + timedelta(milliseconds=rng.randint(50, 900))
-            yield from _thread(s, profile, project_id, sub_at, thread_id)
+            yield from _thread(s, profile, project_id, sub_at, thread_id, spawner)
+    if profile.records_calls and rng.random() < 0.08:  # a summary of the session: no turn
+        at += timedelta(seconds=rng.uniform(1, 20))
+        usage = _usage(rng, profile, 1)
+        yield s.emit(_model_call(s, profile, thread_id, None, usage, at, None), "model-call")
     if checkpoints and rng.random() < 0.12:  # the user reverts the agent's work
         at += timedelta(seconds=rng.uniform(5, 600))
         restored = CheckpointRestored(id=rng.choice(checkpoints), thread_id=thread_id, at=at)
@@ -280,6 +302,65 @@ def _thread(s: _Session, profile: Profile, project_id: str, at: datetime, parent
     elif roll < 0.13:
         at += timedelta(hours=rng.uniform(1, 48))
         yield s.emit(ThreadDeleted(id=thread_id, at=at), "delete")
+
+
+def _spawning_call(turn_events: list[NewEvent]) -> str | None:
+    """The tool call of a turn that starts a subagent: its last ``task`` call, else its last."""
+    started = [e.event for e in turn_events if isinstance(e.event, ToolCallStarted)]
+    tasks = [e for e in started if e.tool in ("Task", "update_plan")]
+    chosen = (tasks or started or [None])[-1]
+    return chosen.id if chosen is not None else None
+
+
+def _model_call(
+    s: _Session,
+    profile: Profile,
+    thread_id: str,
+    turn_id: str | None,
+    usage: TokenUsage,
+    at: datetime,
+    stop_reason: str | None,
+    revision: int = 1,
+) -> ModelCallCompleted:
+    """One model response: its tokens, its estimated cost, when it was asked and answered."""
+    rng = s.rng
+    cost = estimate_cost(profile.model, usage)
+    latency = timedelta(seconds=_lognormal(rng, 4 + usage.output_tokens / 60, 0.6))
+    return ModelCallCompleted(
+        id=derived_id(at, "synth", s.seed, "model-call", s.counter),
+        thread_id=thread_id,
+        turn_id=turn_id,
+        model=profile.model,
+        usage=usage,
+        cost_usd=None if cost is None else round(cost, 6),
+        cost_source=None if cost is None else "estimated",
+        requested_at=at - latency,
+        stop_reason=stop_reason,
+        revision=revision,
+        at=at,
+    )
+
+
+def _shares(rng: random.Random, usage: TokenUsage, parts: int) -> list[TokenUsage]:
+    """``usage`` split into ``parts`` that add up to it (cache writes in the first part)."""
+    weights = [rng.uniform(0.5, 1.5) for _ in range(parts)]
+    total = sum(weights)
+    cut = [w / total for w in weights]
+    shares = []
+    for i in range(parts):
+        fields = {}
+        for name in ("input_tokens", "output_tokens", "cache_read_tokens"):
+            value = getattr(usage, name)
+            fields[name] = (
+                int(value * cut[i])
+                if i < parts - 1
+                else value - sum(getattr(share, name) for share in shares)
+            )
+        fields["cache_write_tokens"] = usage.cache_write_tokens if i == 0 else 0
+        reasoning = min(fields["output_tokens"], int(usage.reasoning_tokens * cut[i]))
+        fields["reasoning_tokens"] = reasoning
+        shares.append(TokenUsage(**fields))
+    return shares
 
 
 def _prompt(rng: random.Random) -> str:
@@ -301,10 +382,20 @@ def _turn(s: _Session, profile: Profile, thread_id, at, prompt, checkpoints):
     yield s.emit(user, "msg")
     end = at + timedelta(seconds=_lognormal(rng, profile.median_turn_s, 0.9))
     n_tools = min(int(_lognormal(rng, 8, 1.0)), 120)
+    usage = _usage(rng, profile, n_tools + 1)  # one response per tool call, plus the answer
+    # The responses are recorded as 1-3 model calls: the last just before the answer, the
+    # others after the tool calls at `breaks`.
+    n_calls = 1 + min(n_tools, rng.randint(0, 2)) if profile.records_calls else 0
+    shares = _shares(rng, usage, n_calls) if n_calls else []
+    breaks = sorted(rng.sample(range(1, n_tools + 1), n_calls - 1)) if n_calls > 1 else []
     tool_weights = [w for _, _, w in profile.tools]
     t = at + timedelta(seconds=rng.uniform(0.8, 4))
     edited = False
-    for _ in range(n_tools):
+    for tool_no in range(n_tools):
+        if breaks and tool_no == breaks[0]:
+            breaks.pop(0)
+            yield from _record_call(s, profile, thread_id, turn_id, shares.pop(0), t, "tool_use")
+            t += timedelta(seconds=rng.uniform(0.05, 0.5))
         tool, kind_name, _w = rng.choices(profile.tools, weights=tool_weights)[0]
         kind = TOOL_KINDS[kind_name]
         call_id = derived_id(t, "synth", s.seed, "call", s.counter)
@@ -357,6 +448,10 @@ def _turn(s: _Session, profile: Profile, thread_id, at, prompt, checkpoints):
         edited = edited or kind_name == "edit"
         t += timedelta(seconds=rng.uniform(0.3, 3))
     end = max(end, t + timedelta(seconds=rng.uniform(1, 5)))
+    for i, share in enumerate(shares):  # the answer's call is the last
+        answered = end - timedelta(seconds=0.4 * (len(shares) - i))
+        stop = "end_turn" if i == len(shares) - 1 else "tool_use"
+        yield from _record_call(s, profile, thread_id, turn_id, share, answered, stop)
     yield from _answer(s, profile, thread_id, turn_id, end)
     if edited and rng.random() < 0.7:
         checkpoint_id = derived_id(end, "synth", s.seed, "checkpoint", s.counter)
@@ -376,21 +471,39 @@ def _turn(s: _Session, profile: Profile, thread_id, at, prompt, checkpoints):
         yield s.emit(checkpoint, "checkpoint")
     roll = rng.random()
     outcome = "success" if roll > 0.05 else ("interrupted" if roll > 0.02 else "error")
-    usage = _usage(rng, profile, n_tools + 1)
-    cost = estimate_cost(profile.model, usage)
+    # A writer that records model calls leaves the completion's usage at zero, cost null.
+    cost = None if profile.records_calls else estimate_cost(profile.model, usage)
     yield s.emit(
         TurnCompleted(
             id=turn_id,
             thread_id=thread_id,
             outcome=outcome,
             error="model overloaded (529)" if outcome == "error" else None,
-            usage=usage,
+            usage=TokenUsage() if profile.records_calls else usage,
             cost_usd=None if cost is None else round(cost, 6),
             cost_source=None if cost is None else "estimated",
             at=end + timedelta(milliseconds=rng.randint(5, 400)),
         ),
         "turn-done",
     )
+
+
+def _record_call(s: _Session, profile: Profile, thread_id, turn_id, usage, at, stop_reason):
+    """A model call; one in eight is first seen cut short, then restated with a higher revision."""
+    rng = s.rng
+    if rng.random() < 0.125:
+        partial = usage.model_copy(
+            update={"output_tokens": usage.output_tokens // 3, "reasoning_tokens": 0}
+        )
+        first = _model_call(s, profile, thread_id, turn_id, partial, at, None)
+        yield s.emit(first, "model-call")
+        later = at + timedelta(seconds=rng.uniform(0.05, 2))
+        whole = _model_call(s, profile, thread_id, turn_id, usage, later, stop_reason, 2)
+        # The same call: its id and request time are the first statement's.
+        whole = whole.model_copy(update={"id": first.id, "requested_at": first.requested_at})
+        yield s.emit(whole, "model-call")
+        return
+    yield s.emit(_model_call(s, profile, thread_id, turn_id, usage, at, stop_reason), "model-call")
 
 
 def _answer(s: _Session, profile: Profile, thread_id, turn_id, end: datetime):

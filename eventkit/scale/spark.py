@@ -10,10 +10,12 @@ The dataset is what :func:`eventkit.export_parquet` writes (layout in
 manifest, which says which events it holds; Spark reads those only, as DuckDB does.
 Spark schemas are generated from the catalog (:mod:`eventkit.catalog.columns`).
 :func:`register_views` creates the temp views ``events``, one per event type
-(``turn_completed``…), ``tool_categories`` and the entities ``threads``, ``turns``,
-``tool_calls`` and ``turn_metrics``, replayed with Spark SQL by the rules of
-``docs/semantics.md`` as :mod:`eventkit.read.frames` replays them in DuckDB: several logs
-replay as one, in ``(source_log, sequence)`` order.
+(``turn_completed``…), ``tool_categories``, the entities ``threads``, ``turns``,
+``tool_calls`` and ``model_calls``, replayed with Spark SQL by the rules of
+``docs/semantics.md`` as :mod:`eventkit.read.frames` replays them in DuckDB (several logs
+replay as one, in ``(source_log, sequence)`` order), and ``turn_metrics`` and
+``usage_rows``. Usage totals run the SQL of :mod:`eventkit.read.metrics` itself
+(:func:`~eventkit.read.metrics.usage_rows_sql`): one usage rule for DuckDB and Spark.
 """
 
 from __future__ import annotations
@@ -46,11 +48,24 @@ from pyspark.sql.types import (
 from eventkit.catalog import entities
 from eventkit.catalog.columns import Column, columns_of, view_name
 from eventkit.catalog.entities import DUCKDB_TYPES, ENTITY_BY_NAME, Entity
-from eventkit.catalog.events import EVENT_CLASSES, EVENT_TYPES, SCHEMA_VERSION, THREAD_STREAM_FIELD
+from eventkit.catalog.events import (
+    EVENT_CLASSES,
+    EVENT_TYPES,
+    SCHEMA_VERSION,
+    THREAD_STREAM_FIELD,
+    TURN_ACTIVITY_FIELD,
+)
 from eventkit.catalog.tool_categories import TOOL_CATEGORIES
 from eventkit.errors import LogNotFoundError, NotAnEventLogError, UnsupportedSchemaError
 from eventkit.read.datasets import DATASET_ENVELOPE, DATASET_FORMAT, DATASET_MANIFEST
-from eventkit.read.metrics import BREAKDOWN_KEYS
+from eventkit.read.metrics import (
+    BREAKDOWN_KEYS,
+    TOKEN_COLUMNS,
+    USAGE_KEYS,
+    breakdown_sql,
+    usage_rows_sql,
+    usage_sums_sql,
+)
 
 SPARK_TYPES: dict[str, DataType] = {
     "VARCHAR": StringType(),
@@ -68,8 +83,8 @@ PARTITIONS: tuple[StructField, ...] = (
 )
 """Hive partitions of ``events/``: the event type and the UTC day of ``occurred_at``."""
 
-ENTITY_VIEWS = ("threads", "turns", "tool_calls", "turn_metrics")
-"""Entity views :func:`register_views` replays from the typed views."""
+ENTITY_VIEWS = ("threads", "turns", "tool_calls", "model_calls", "turn_metrics", "usage_rows")
+"""Entity views :func:`register_views` replays from the typed views, and the metric rows."""
 
 ENTITY_TYPES: dict[str, DataType] = {
     kind: SPARK_TYPES[duckdb_type] for kind, duckdb_type in DUCKDB_TYPES.items()
@@ -123,8 +138,8 @@ def event_schema(event_type: str) -> StructType:
 
 
 def entity_schema(name: str) -> StructType:
-    """An entity view's frame (``threads``, ``turns``, ``tool_calls``): the declared
-    columns in order, then ``source_log`` and ``created_sequence`` (replay order)."""
+    """An entity view's frame (``threads``, ``turns``, ``tool_calls``, ``model_calls``): the
+    declared columns in order, then ``source_log`` and ``created_sequence`` (replay order)."""
     entity = ENTITY_BY_NAME.get(name)
     if entity is None or name not in ENTITY_VIEWS:
         known = ", ".join(v for v in ENTITY_VIEWS if v in ENTITY_BY_NAME)
@@ -334,8 +349,9 @@ def _last(value: str) -> str:
     return f"max_by({value}, struct({_ORDER}))"
 
 
-def _earliest(value: str) -> str:
-    return f"min_by({value}, struct({_ORDER}))"
+def _earliest(value: str, alias: str = "") -> str:
+    order = ", ".join(f"{alias}.{c.strip()}" for c in _ORDER.split(",")) if alias else _ORDER
+    return f"min_by({value}, struct({order}))"
 
 
 def _ms(end: str, start: str) -> str:
@@ -381,20 +397,28 @@ message_counts AS (
 activity AS (
     SELECT s.thread_id AS id, max(s.occurred_at) AS last_at
     FROM ({stream}) s JOIN threads_created c ON c.id = s.thread_id AND {_pos("c")} < {_pos("s")}
-    GROUP BY s.thread_id)
+    GROUP BY s.thread_id),
+first_model AS (
+    SELECT m.thread_id AS id, {_earliest("m.model", "m")} AS model
+    FROM {_v("ModelCallCompleted")} m
+    JOIN threads_created c ON c.id = m.thread_id AND {_pos("c")} < {_pos("m")}
+    WHERE m.model <> '' GROUP BY m.thread_id)
 SELECT c.id AS thread_id, c.project_id, c.parent_thread_id,
-    coalesce(r.title, c.title) AS title, c.provider, c.model,
+    coalesce(r.title, c.title) AS title, c.provider,
+    CASE WHEN c.model = '' THEN coalesce(fm.model, c.model) ELSE c.model END AS model,
     CASE WHEN d.deleted_at IS NOT NULL THEN 'deleted'
          WHEN a.archived_at IS NOT NULL THEN 'archived' ELSE 'active' END AS status,
     c.occurred_at AS created_at,
     greatest(c.occurred_at, coalesce(act.last_at, c.occurred_at)) AS updated_at,
     a.archived_at, d.deleted_at,
     CAST(coalesce(t.n, 0) AS BIGINT) AS turn_count,
-    CAST(coalesce(m.n, 0) AS BIGINT) AS message_count, {_CREATED_BY.format("c")}
+    CAST(coalesce(m.n, 0) AS BIGINT) AS message_count,
+    c.parent_tool_call_id, {_CREATED_BY.format("c")}
 FROM threads_created c
 LEFT JOIN renamed r USING (id) LEFT JOIN archived a USING (id)
 LEFT JOIN deleted d USING (id) LEFT JOIN turn_counts t USING (id)
 LEFT JOIN message_counts m USING (id) LEFT JOIN activity act USING (id)
+LEFT JOIN first_model fm USING (id)
 """,
     )
 
@@ -402,8 +426,45 @@ LEFT JOIN message_counts m USING (id) LEFT JOIN activity act USING (id)
 _CALLS = f"""calls AS ({_children_created("ToolCallStarted")}),
 call_done AS ({_first(_after("ToolCallCompleted", "calls"))})"""
 
+# A model call is created by its first event in a thread that exists by then, and held
+# by the event of the greatest (revision, replay position) from that one on.
+_HELD = ", ".join(f"h.usage_{t} AS {t}" for t in TOKEN_COLUMNS)
+_MODEL_CALLS = f"""call_created AS ({_children_created("ModelCallCompleted")}),
+call_held AS (
+    SELECT * FROM (
+        SELECT e.*, row_number() OVER (PARTITION BY e.id
+            ORDER BY e.revision DESC, e.source_log DESC, e.sequence DESC) AS _held
+        FROM {_v("ModelCallCompleted")} e
+        JOIN call_created c ON c.id = e.id AND {_pos("c")} <= {_pos("e")})
+    WHERE _held = 1),
+model_calls_held AS (
+    SELECT c.id AS model_call_id, c.thread_id, c.turn_id, h.model, h.requested_at,
+        h.occurred_at AS completed_at, {_ms("h.occurred_at", "h.requested_at")} AS duration_ms,
+        {_HELD}, h.cost_usd, h.cost_source, h.stop_reason, h.revision,
+        {_CREATED_BY.format("c")}
+    FROM call_created c JOIN call_held h USING (id))"""
+
+
+def _model_calls_sql() -> str:
+    return _shaped(
+        entities.MODEL_CALLS,
+        f"WITH {_THREADS_CREATED},\n{_MODEL_CALLS}\nSELECT * FROM model_calls_held",
+    )
+
 
 def _turns_sql() -> str:
+    named = " UNION ALL ".join(
+        f"SELECT source_log, {field} AS turn_id, sequence, occurred_at FROM {_v(event_type)}"
+        for event_type, field in TURN_ACTIVITY_FIELD.items()
+    )
+    # A turn with model calls has their sums; one without, its completion's usage. The
+    # cost is added left to right in model_call_id order, as the other replays add it.
+    usage = ",\n    ".join(
+        f"CASE WHEN u.n > 0 THEN u.{t} ELSE d.usage_{t} END AS {t}" for t in TOKEN_COLUMNS
+    )
+    sums = ", ".join(f"sum({t}) AS {t}" for t in TOKEN_COLUMNS)
+    priced = "CASE WHEN cost_usd IS NOT NULL THEN struct(model_call_id, cost_usd) END"
+    fold = "(acc, x) -> CASE WHEN acc IS NULL THEN x.cost_usd ELSE acc + x.cost_usd END"
     return _shaped(
         entities.TURNS,
         f"""
@@ -413,20 +474,38 @@ done AS ({_first(_after("TurnCompleted", "started"))}),
 {_CALLS},
 call_counts AS (
     SELECT c.turn_id AS id, count(*) AS n, count_if(d.status = 'error') AS errors
-    FROM calls c LEFT JOIN call_done d USING (id) GROUP BY c.turn_id)
+    FROM calls c LEFT JOIN call_done d USING (id) GROUP BY c.turn_id),
+{_MODEL_CALLS},
+call_usage AS (
+    SELECT turn_id AS id, count(*) AS n, {sums},
+        aggregate(array_sort(collect_list({priced})), CAST(NULL AS DOUBLE), {fold})
+            AS cost_usd,
+        count(cost_usd) AS priced,
+        count_if(cost_usd IS NOT NULL AND cost_source = 'estimated') AS estimated,
+        count_if(cost_usd IS NOT NULL AND cost_source = 'recorded') AS recorded
+    FROM model_calls_held WHERE turn_id IS NOT NULL GROUP BY turn_id),
+activity AS (
+    SELECT a.turn_id AS id, max(a.occurred_at) AS last_at
+    FROM ({named}) a JOIN started s ON s.id = a.turn_id AND {_pos("s")} < {_pos("a")}
+    GROUP BY a.turn_id)
 SELECT s.id AS turn_id, s.thread_id, s.model,
     coalesce(d.outcome, 'running') AS status,
     s.occurred_at AS started_at, d.occurred_at AS completed_at,
     {_ms("d.occurred_at", "s.occurred_at")} AS duration_ms,
-    d.usage_input_tokens AS input_tokens, d.usage_output_tokens AS output_tokens,
-    d.usage_cache_read_tokens AS cache_read_tokens,
-    d.usage_cache_write_tokens AS cache_write_tokens,
-    d.usage_reasoning_tokens AS reasoning_tokens,
-    d.cost_usd, d.cost_source,
+    {usage},
+    CASE WHEN u.n > 0 THEN u.cost_usd ELSE d.cost_usd END AS cost_usd,
+    CASE WHEN u.n IS NULL THEN d.cost_source
+         WHEN u.priced = 0 THEN NULL
+         WHEN u.priced < u.n THEN 'partial'
+         WHEN u.estimated > 0 THEN 'estimated'
+         WHEN u.recorded = u.n THEN 'recorded' END AS cost_source,
     CAST(coalesce(n.n, 0) AS BIGINT) AS tool_calls,
     CAST(coalesce(n.errors, 0) AS BIGINT) AS tool_errors,
-    d.error, {_CREATED_BY.format("s")}
+    d.error,
+    greatest(s.occurred_at, coalesce(act.last_at, s.occurred_at)) AS last_activity_at,
+    CAST(coalesce(u.n, 0) AS BIGINT) AS model_calls, {_CREATED_BY.format("s")}
 FROM started s LEFT JOIN done d USING (id) LEFT JOIN call_counts n USING (id)
+LEFT JOIN call_usage u USING (id) LEFT JOIN activity act USING (id)
 """,
     )
 
@@ -462,43 +541,60 @@ LEFT JOIN folded ON folded.tool = lower(c.tool)
 
 def _turn_metrics_sql() -> str:
     # As eventkit.read.metrics.turn_metrics: provider from the thread, model the turn's
-    # else the thread's.
+    # (when it names one) else the thread's.
     return """
 SELECT t.turn_id, t.thread_id, th.project_id, th.provider,
-    coalesce(t.model, th.model) AS model, t.status,
+    coalesce(nullif(t.model, ''), th.model) AS model, t.status,
     t.started_at, t.completed_at, t.duration_ms AS latency_ms,
     t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens,
     t.reasoning_tokens,
     t.input_tokens + t.cache_read_tokens + t.cache_write_tokens + t.output_tokens AS total_tokens,
-    t.cost_usd, t.cost_source, t.tool_calls, t.tool_errors,
+    t.cost_usd, t.cost_source, t.model_calls, t.tool_calls, t.tool_errors,
     CASE WHEN t.tool_calls > 0 THEN t.tool_errors / t.tool_calls END AS tool_error_rate,
-    t.source_log, t.created_sequence
+    t.last_activity_at, t.source_log, t.created_sequence
 FROM turns t LEFT JOIN threads th USING (thread_id)
 """
 
 
-_ENTITY_SQL = (_threads_sql, _turns_sql, _tool_calls_sql, _turn_metrics_sql)
+def _usage_rows_sql() -> str:
+    # The usage rule of eventkit.read.metrics, over the views registered before it.
+    return usage_rows_sql("model_calls", "turns", "threads")
+
+
+_ENTITY_SQL = (
+    _threads_sql,
+    _turns_sql,
+    _tool_calls_sql,
+    _model_calls_sql,
+    _turn_metrics_sql,
+    _usage_rows_sql,
+)
 
 # ------------------------------------------------------------------ metrics
 
 
+def _keys(by: str | Sequence[str], allowed: Sequence[str]) -> list[str]:
+    keys = [by] if isinstance(by, str) else list(by)
+    unknown = [k for k in keys if k not in allowed]
+    if not keys or unknown or len(set(keys)) != len(keys):
+        raise ValueError(f"by must name some of {', '.join(allowed)}; got {by!r}")
+    return keys
+
+
 def model_breakdown(spark, by: str | Sequence[str] = ("provider", "model")) -> DataFrame:
-    """:func:`eventkit.model_breakdown` over the registered ``turn_metrics`` view.
+    """:func:`eventkit.model_breakdown` over the registered ``turn_metrics`` and ``usage_rows``.
 
     Same columns and units: counts, latency p50/p95/p99 (Spark's exact ``percentile``,
-    linear interpolation over completed turns) and mean in ms, token sums, ``cost_usd``,
-    tool calls, errors and their rate. Rows are ordered by ``by`` (nulls last).
+    linear interpolation over completed turns) and mean in ms, from the turns; token
+    sums, ``model_calls`` and ``cost_usd`` from the usage rows; tool calls, errors and
+    their rate. Rows are ordered by ``by`` (nulls last).
     """
-    keys = [by] if isinstance(by, str) else list(by)
-    unknown = [k for k in keys if k not in BREAKDOWN_KEYS]
-    if not keys or unknown:
-        raise ValueError(f"by must name some of {', '.join(BREAKDOWN_KEYS)}; got {by!r}")
+    keys = _keys(by, BREAKDOWN_KEYS)
     group = ", ".join(_ident(k) for k in keys)
-    return spark.sql(f"""
+    turns = f"""
 SELECT {group}, turns, completed_turns, error_turns,
     _p[0] AS latency_p50_ms, _p[1] AS latency_p95_ms, _p[2] AS latency_p99_ms,
-    latency_mean_ms, input_tokens, output_tokens, total_tokens, cost_usd,
-    tool_calls, tool_errors, tool_error_rate
+    latency_mean_ms, tool_calls, tool_errors
 FROM (
     SELECT {group},
         count(*) AS turns,
@@ -506,18 +602,26 @@ FROM (
         count_if(status = 'error') AS error_turns,
         percentile(latency_ms, array(0.5, 0.95, 0.99)) AS _p,
         avg(latency_ms) AS latency_mean_ms,
-        CAST(coalesce(sum(input_tokens), 0) AS BIGINT) AS input_tokens,
-        CAST(coalesce(sum(output_tokens), 0) AS BIGINT) AS output_tokens,
-        CAST(coalesce(sum(total_tokens), 0) AS BIGINT) AS total_tokens,
-        sum(cost_usd) AS cost_usd,
-        CAST(sum(tool_calls) AS BIGINT) AS tool_calls,
-        CAST(sum(tool_errors) AS BIGINT) AS tool_errors,
-        CASE WHEN sum(tool_calls) > 0 THEN sum(tool_errors) / sum(tool_calls) END
-            AS tool_error_rate
+        sum(tool_calls) AS tool_calls,
+        sum(tool_errors) AS tool_errors
     FROM turn_metrics
     GROUP BY {group})
-ORDER BY {", ".join(f"{_ident(k)} ASC NULLS LAST" for k in keys)}
-""")
+"""
+    spent = usage_sums_sql("SELECT * FROM usage_rows", keys, quote=_ident)
+    return spark.sql(breakdown_sql(turns, spent, keys, quote=_ident))
+
+
+def usage_totals(spark, by: str | Sequence[str] = "model") -> DataFrame:
+    """:func:`eventkit.usage_totals` over the registered ``usage_rows``: the same SQL.
+
+    Tokens, ``model_calls`` and ``cost_usd`` grouped by ``by`` (some of ``provider``,
+    ``model``, ``project_id``, ``thread_id``, ``turn_id``, ``status``, ``day``), ordered by
+    ``by`` (nulls last).
+    """
+    keys = _keys(by, USAGE_KEYS)
+    order = ", ".join(f"{_ident(k)} ASC NULLS LAST" for k in keys)
+    spent = usage_sums_sql("SELECT * FROM usage_rows", keys, quote=_ident)
+    return spark.sql(f"SELECT * FROM ({spent}) ORDER BY {order}")
 
 
 def core_metrics(spark, path: str | os.PathLike[str]) -> dict[str, DataFrame]:
@@ -526,7 +630,9 @@ def core_metrics(spark, path: str | os.PathLike[str]) -> dict[str, DataFrame]:
     - ``by_model``: :func:`model_breakdown` by provider and model — latency
       percentiles, tokens, cost and tool error rate, as :func:`eventkit.model_breakdown`;
     - ``by_tool_category``: tool_category, tool_calls (every created call),
-      tool_errors (status ``error``) and tool_error_rate, ordered by category.
+      tool_errors (status ``error``) and tool_error_rate, ordered by category;
+    - ``usage_by_day``: :func:`usage_totals` by UTC day and model, as
+      ``eventkit.usage_totals(dataset, by=("day", "model"))``.
     """
     register_views(spark, path)
     by_category = spark.sql("""
@@ -534,7 +640,11 @@ SELECT tool_category, count(*) AS tool_calls, count_if(status = 'error') AS tool
     count_if(status = 'error') / count(*) AS tool_error_rate
 FROM tool_calls GROUP BY tool_category ORDER BY tool_category
 """)
-    return {"by_model": model_breakdown(spark), "by_tool_category": by_category}
+    return {
+        "by_model": model_breakdown(spark),
+        "by_tool_category": by_category,
+        "usage_by_day": usage_totals(spark, by=("day", "model")),
+    }
 
 
 # ------------------------------------------------------------------ to pandas
@@ -593,4 +703,5 @@ __all__ = [
     "register_views",
     "spark_session",
     "to_pandas",
+    "usage_totals",
 ]
