@@ -78,6 +78,25 @@ def _approval(call_id: str, seconds: float) -> ek.ApprovalResolved:
     )
 
 
+def _call(
+    call_id: str,
+    *,
+    seconds: float,
+    thread: str = "t",
+    turn: str | None = "u1",
+    revision: int = 1,
+    tokens: int = 5,
+) -> ek.ModelCallCompleted:
+    return ek.ModelCallCompleted(
+        id=call_id,
+        thread_id=thread,
+        turn_id=turn,
+        usage=ek.TokenUsage(input_tokens=tokens),
+        revision=revision,
+        at=at(seconds),
+    )
+
+
 # One seeded violation per case: case -> (check, events appended after the base (which
 # ends at sequence 8), the offending sequences, the entity the finding names).
 SEEDED = {
@@ -219,6 +238,65 @@ SEEDED = {
         [10],
         "t",
     ),
+    "model_call_of_an_unknown_thread": (
+        "model_calls_in_known_threads",
+        [_call("mc9", thread="nowhere", turn=None, seconds=10)],
+        [9],
+        "mc9",
+    ),
+    "model_call_before_its_thread": (
+        "model_calls_in_known_threads",
+        [
+            _call("mc8", thread="t8", turn=None, seconds=10),
+            ek.ThreadCreated(
+                id="t8", project_id="p", title="t8", provider="codex", model="m", at=at(11)
+            ),
+            _call("mc8", thread="t8", turn=None, seconds=12),  # this one creates it
+        ],
+        [9],
+        "mc8",
+    ),
+    "restatement_names_another_turn": (
+        "restatements_keep_their_call",
+        [
+            _call("mc1", seconds=10),
+            _call("mc1", turn="u7", revision=2, seconds=11),
+            _call("mc1", thread="t", revision=3, seconds=12),  # the same thread and turn
+        ],
+        [10],
+        "mc1",
+    ),
+    "model_call_of_a_turn_never_started": (
+        "model_calls_for_started_turns",
+        [_call("mc2", turn="u9", seconds=10)],
+        [9],
+        "mc2",
+    ),
+    "completed_usage_differs_from_the_calls": (
+        "turn_usage_matches_calls",
+        [
+            ek.TurnStarted(id="u2", thread_id="t", at=at(10)),
+            _call("mc3", turn="u2", seconds=11, tokens=10),
+            ek.TurnCompleted(
+                id="u2",
+                thread_id="t",
+                outcome="success",
+                usage=ek.TokenUsage(input_tokens=99, output_tokens=1),
+                at=at(12),
+            ),
+            ek.TurnStarted(id="u3", thread_id="t", at=at(13)),
+            _call("mc4", turn="u3", seconds=14, tokens=10),
+            ek.TurnCompleted(  # the same figures as its call: no finding
+                id="u3",
+                thread_id="t",
+                outcome="success",
+                usage=ek.TokenUsage(input_tokens=10),
+                at=at(15),
+            ),
+        ],
+        [11],
+        "u2",
+    ),
     "project_renamed_after_deletion": (
         "no_events_after_deletion",
         [
@@ -233,9 +311,8 @@ SEEDED = {
 
 def test_every_check_has_a_seeded_violation():
     seeded = {check for check, *_ in SEEDED.values()}
-    assert seeded | {"sequence_increasing", "known_event_types", "projections_agree"} == set(
-        available_checks()
-    )
+    notes = {"known_event_types", "stale_restatements"}
+    assert seeded | notes | {"sequence_increasing", "projections_agree"} == set(available_checks())
 
 
 @pytest.mark.parametrize("case", sorted(SEEDED))
@@ -482,3 +559,33 @@ def test_an_unknown_schema_version_is_a_clear_error(log_path, capsys):
     assert code == 2 and err.startswith("eventkit: error: ") and "schema_version 99" in err
     assert err.count("\n") == 1 and err.count("upgrade eventkit") == 1, err
     assert "Traceback" not in err and "duckdb" not in err.lower()
+
+
+def test_a_log_written_before_migration_002_is_audited_without_its_projections(tmp_path):
+    from oldlog import v1_events, write_v1_log
+    from randomlog import random_events
+
+    path = write_v1_log(tmp_path / "old.db", v1_events(random_events(2, anomalies=False)))
+    findings = ek.audit(path)
+    (skipped,) = [f for f in findings if f.check == "projections_agree"]
+    assert skipped.severity == "info" and "002_model_calls" in skipped.message
+    assert "eventkit project" in skipped.message
+    with ek.EventStore.open(path):  # a writer migrates it and rebuilds its projections
+        pass
+    assert [f for f in ek.audit(path) if f.check == "projections_agree"] == []
+
+
+def test_a_stale_restatement_is_a_note(log_path):
+    with ek.EventStore.open(log_path) as store:
+        _base(store)
+        store.append_all(
+            [
+                _call("mc1", seconds=10, revision=2),
+                _call("mc1", seconds=11, revision=1),  # an older copy: ignored
+                _call("mc1", seconds=12, revision=2),  # the same revision: holds
+            ]
+        )
+    findings = ek.audit(log_path)
+    assert [(f.check, f.severity, f.entity_id, f.sequences) for f in findings] == [
+        ("stale_restatements", "info", "mc1", (10,))
+    ]

@@ -251,15 +251,21 @@ def _single_creation(con) -> Iterator[Finding]:
             )
 
 
-def _before_creation(con, check_name: str, kind: str, view: str, created_by: str):
-    """Events of ``kind:<id>`` streams before or without the stream's creation event."""
+def _before_creation(
+    con, check_name: str, kind: str, view: str, created_by: str, own_checks: tuple[str, ...] = ()
+):
+    """Events of ``kind:<id>`` streams before or without the stream's creation event.
+
+    ``own_checks``: event types a check of their own reports (with what they name).
+    """
+    skipped = "".join(f" AND e.event_type <> '{t}'" for t in own_checks)
     for stream, types, seqs in _rows(
         con,
         f"""SELECT e.stream_id, list(DISTINCT e.event_type ORDER BY e.event_type),
                    list(e.sequence ORDER BY e.sequence) FROM events e
             LEFT JOIN (SELECT id, min(sequence) AS seq FROM {view} GROUP BY id) c
               ON e.stream_id = '{kind}:' || c.id
-            WHERE e.stream_id LIKE '{kind}:%' AND (c.seq IS NULL OR e.sequence < c.seq)
+            WHERE e.stream_id LIKE '{kind}:%' AND (c.seq IS NULL OR e.sequence < c.seq){skipped}
             GROUP BY e.stream_id ORDER BY min(e.sequence)""",
     ):
         yield Finding(
@@ -282,8 +288,16 @@ def _projects_exist(con) -> Iterator[Finding]:
 
 @check("threads_exist")
 def _threads_exist(con) -> Iterator[Finding]:
-    # every event of a thread's stream, the thread's own renames and deletions included
-    yield from _before_creation(con, "threads_exist", "thread", "thread_created", "ThreadCreated")
+    # every event of a thread's stream, the thread's own renames and deletions included;
+    # model calls have a check of their own (model_calls_in_known_threads)
+    yield from _before_creation(
+        con,
+        "threads_exist",
+        "thread",
+        "thread_created",
+        "ThreadCreated",
+        own_checks=("ModelCallCompleted",),
+    )
 
 
 def _aimed_at_unknown(
@@ -334,6 +348,154 @@ def _restores(con) -> Iterator[Finding]:
     )
 
 
+# ------------------------------------------------------------------ model calls
+
+_TOKEN_NAMES = {
+    "input_tokens": "input",
+    "output_tokens": "output",
+    "cache_read_tokens": "cache read",
+    "cache_write_tokens": "cache write",
+    "reasoning_tokens": "reasoning",
+}
+
+
+@check("model_calls_in_known_threads")
+def _model_calls_in_known_threads(con) -> Iterator[Finding]:
+    # A call's events before its creation (the first one whose thread exists) are
+    # those whose thread did not exist yet: the replay ignores them.
+    for call_id, thread_id, seqs in _rows(
+        con,
+        f"""SELECT e.id, arg_min(e.thread_id, e.sequence), list(e.sequence ORDER BY e.sequence)
+            FROM model_call_completed e
+            LEFT JOIN ({_created("model_call_completed")}) c ON c.id = e.id
+            WHERE c.seq IS NULL OR e.sequence < c.seq
+            GROUP BY e.id ORDER BY min(e.sequence)""",
+    ):
+        yield Finding(
+            "model_calls_in_known_threads",
+            ERROR,
+            f"{len(seqs)} ModelCallCompleted event(s) of model call {call_id} name thread "
+            f"{thread_id}, which was not created before them; the replay ignores them "
+            "(their tokens count nowhere)",
+            entity_id=call_id,
+            sequences=tuple(seqs),
+        )
+
+
+@check("restatements_keep_their_call")
+def _restatements_keep_their_call(con) -> Iterator[Finding]:
+    rows = _rows(
+        con,
+        f"""SELECT e.id, c.thread_id, c.turn_id, e.thread_id, e.turn_id, e.sequence
+            FROM model_call_completed e
+            JOIN ({_created("model_call_completed", "thread_id", "turn_id")}) c
+              ON c.id = e.id AND c.seq < e.sequence
+            WHERE e.thread_id IS DISTINCT FROM c.thread_id
+               OR e.turn_id IS DISTINCT FROM c.turn_id
+            ORDER BY e.sequence""",
+    )
+    for call_id, thread_id, turn_id, named_thread, named_turn, seq in rows:
+        named, kept = [], []
+        if named_thread != thread_id:
+            named.append(f"thread {named_thread}")
+            kept.append(f"thread {thread_id}")
+        if named_turn != turn_id:
+            named.append(f"turn {named_turn}" if named_turn else "no turn")
+            kept.append(f"turn {turn_id}" if turn_id else "no turn")
+        yield Finding(
+            "restatements_keep_their_call",
+            ERROR,
+            f"model call {call_id} is restated naming {' and '.join(named)}; a restatement "
+            f"cannot move a call, so it stays in {' and '.join(kept)} (its first event's) "
+            "with the restatement's figures",
+            entity_id=call_id,
+            sequences=(seq,),
+        )
+
+
+@check("stale_restatements")
+def _stale_restatements(con) -> Iterator[Finding]:
+    # A restatement with a lower revision than one before it is ignored: a merge or a
+    # re-import of an older copy of the source brought it. Worth knowing, not corruption.
+    for call_id, seqs in _rows(
+        con,
+        f"""WITH c AS ({_created("model_call_completed")}),
+            e AS (SELECT m.id, m.sequence, m.revision, max(m.revision) OVER (
+                      PARTITION BY m.id ORDER BY m.sequence
+                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before
+                  FROM model_call_completed m JOIN c ON c.id = m.id AND c.seq <= m.sequence)
+            SELECT id, list(sequence ORDER BY sequence) FROM e WHERE revision < before
+            GROUP BY id ORDER BY min(sequence)""",
+    ):
+        yield Finding(
+            "stale_restatements",
+            INFO,
+            f"{len(seqs)} restatement(s) of model call {call_id} have a lower revision than "
+            "an earlier one; they are ignored (an older copy of the source, merged or "
+            "imported again)",
+            entity_id=call_id,
+            sequences=tuple(seqs),
+        )
+
+
+@check("model_calls_for_started_turns")
+def _model_calls_for_started_turns(con) -> Iterator[Finding]:
+    rows = _rows(
+        con,
+        f"""SELECT c.id, c.turn_id, c.thread_id, c.seq
+            FROM ({_created("model_call_completed", "thread_id", "turn_id")}) c
+            LEFT JOIN ({_created("turn_started")}) t ON t.id = c.turn_id
+            WHERE c.turn_id IS NOT NULL AND t.id IS NULL
+            ORDER BY c.seq""",
+    )
+    for call_id, turn_id, thread_id, seq in rows:
+        yield Finding(
+            "model_calls_for_started_turns",
+            ERROR,
+            f"model call {call_id} names turn {turn_id}, which never started; its tokens "
+            f"count for thread {thread_id} and its model only, not for any turn",
+            entity_id=call_id,
+            sequences=(seq,),
+        )
+
+
+@check("turn_usage_matches_calls")
+def _turn_usage_matches_calls(con) -> Iterator[Finding]:
+    from eventkit.read.replay import turns_sql
+
+    columns = list(_TOKEN_NAMES)
+    completed = ", ".join(f"d.usage_{c}" for c in columns)
+    sums = ", ".join(f"t.{c}" for c in columns)
+    nonzero = " OR ".join(f"d.usage_{c} <> 0" for c in columns)
+    differs = " OR ".join(f"d.usage_{c} <> t.{c}" for c in columns)
+    rows = _rows(
+        con,
+        f"""WITH started AS ({_created("turn_started")}),
+            done AS (SELECT d.* FROM turn_completed d
+                     JOIN started s ON s.id = d.id AND s.seq < d.sequence
+                     QUALIFY row_number() OVER (PARTITION BY d.id ORDER BY d.sequence) = 1)
+            SELECT d.id, d.sequence, t.model_calls, [{completed}], [{sums}]
+            FROM done d JOIN ({turns_sql()}) t ON t.turn_id = d.id
+            WHERE t.model_calls > 0 AND ({nonzero}) AND ({differs})
+            ORDER BY d.sequence""",
+    )
+
+    def figures(values: list[int]) -> str:
+        names = _TOKEN_NAMES.values()
+        return ", ".join(f"{name} {v:,}" for name, v in zip(names, values, strict=True))
+
+    for turn_id, seq, n_calls, stated, summed in rows:
+        yield Finding(
+            "turn_usage_matches_calls",
+            ERROR,
+            f"turn {turn_id} completed with usage ({figures(stated)}) that differs from the "
+            f"sums of its {n_calls} model call(s) ({figures(summed)}); the calls' sums count "
+            "(a writer recording model calls leaves the completion's usage at zero)",
+            entity_id=turn_id,
+            sequences=(seq,),
+        )
+
+
 def _deleted(kind: str) -> str:
     """SQL of ``(stream_id, seq)``: the deletion the replay applies, the first after creation."""
     return f"""SELECT '{kind}:' || d.id AS stream_id, min(d.sequence) AS seq FROM {kind}_deleted d
@@ -378,9 +540,24 @@ def _known_types(con) -> Iterator[Finding]:
 
 
 def projection_differences(conn: sqlite3.Connection) -> Iterator[Finding]:
-    """Compare a log's projection tables with a fresh replay of its events."""
+    """Compare a log's projection tables with a fresh replay of its events.
+
+    A log written before the newest migration has the tables of its version: they are
+    not compared (the first writer to open it migrates it and rebuilds them).
+    """
+    from eventkit.log.migrations import applied_migrations, known_migrations
     from eventkit.log.projections import TABLES, rebuild_projections
 
+    pending = [m.name for m in known_migrations() if m.version not in applied_migrations(conn)]
+    if pending:
+        yield Finding(
+            "projections_agree",
+            INFO,
+            f"skipped: the log was written before migration {', '.join(pending)}, so its "
+            "projection tables lack what it adds (model calls); the next writer to open it "
+            "(`eventkit project LOG`) migrates it and rebuilds them",
+        )
+        return
     with closing(sqlite3.connect(":memory:", isolation_level=None)) as fresh:
         conn.backup(fresh)
         rebuild_projections(fresh)
