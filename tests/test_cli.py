@@ -214,6 +214,13 @@ def test_views_print_the_library_listing(log_path, capsys):
     assert json.loads(out) == listing.to_dict(orient="records")
     events = [r for r in json.loads(out) if r["view"] == "events"]
     assert [r["column"] for r in events][:3] == ["sequence", "event_id", "event_type"]
+    from eventkit.catalog.entities import MODEL_CALLS
+
+    rows = json.loads(out)
+    model_calls = [r["column"] for r in rows if r["view"] == "model_calls"]
+    assert model_calls == list(MODEL_CALLS.column_names)  # the projection view, frame columns
+    typed = {r["column"] for r in rows if r["view"] == "model_call_completed"}
+    assert {"revision", "usage_output_tokens", "requested_at", "stop_reason"} <= typed
     code, out, _ = run(capsys, "views", log_path, "--csv")
     assert out.splitlines()[0] == "view,column,type"
     assert len(out.splitlines()) == len(listing) + 1

@@ -116,6 +116,28 @@ def test_column_specs_follow_the_models() -> None:
         "value": "JSON",
     }
     assert EVENT_COLUMNS["ToolCallStarted"][-1].duckdb_type == "JSON"
+    assert view_name("ModelCallCompleted") == "model_call_completed"
+    call = {c.name: c for c in EVENT_COLUMNS["ModelCallCompleted"]}
+    assert list(call) == [
+        "id",
+        "thread_id",
+        "turn_id",
+        "model",
+        "usage_input_tokens",
+        "usage_output_tokens",
+        "usage_cache_read_tokens",
+        "usage_cache_write_tokens",
+        "usage_reasoning_tokens",
+        "cost_usd",
+        "cost_source",
+        "requested_at",
+        "stop_reason",
+        "revision",
+    ]
+    assert call["usage_cache_read_tokens"].json_path == "$.usage.cache_read_tokens"
+    assert call["requested_at"].duckdb_type == "TIMESTAMPTZ" and call["requested_at"].nullable
+    assert call["revision"].duckdb_type == "BIGINT" and not call["revision"].nullable
+    assert call["turn_id"].nullable and not call["thread_id"].nullable
     for event_class in EVENT_CLASSES:  # every model field is a column or the envelope
         fields = set(event_class.model_fields) - {"type", "at", "usage"}
         names = {c.name for c in EVENT_COLUMNS[event_class.event_type()]}
@@ -174,6 +196,33 @@ def test_turn_completed_usage_and_cost_round_trip(tmp_path) -> None:
     assert row.cost_usd == 0.125 and row.cost_source == "recorded"
     agg = ek.sql(log, "SELECT count(*) AS n, sum(usage_output_tokens) AS t FROM turn_completed")
     assert agg.n.iloc[0] == 1 and agg.t.iloc[0] == 4242
+
+
+def test_model_call_completed_view_flattens_usage(tmp_path) -> None:
+    at = pd.Timestamp("2025-01-06T09:00:00Z").to_pydatetime()
+    log = build_log(
+        tmp_path / "events.db",
+        [
+            ek.ThreadCreated(id="t", project_id="p", title="t", provider="x", model="m", at=at),
+            ek.ModelCallCompleted(
+                id="msg_1",
+                thread_id="t",
+                usage=ek.TokenUsage(input_tokens=3, output_tokens=400, cache_write_tokens=9),
+                cost_usd=0.5,
+                cost_source="estimated",
+                requested_at=at - pd.Timedelta(seconds=2),
+                revision=4,
+                at=at,
+            ),
+        ],
+    )
+    row = ek.sql(log, "SELECT * FROM model_call_completed").iloc[0]
+    assert (row.usage_input_tokens, row.usage_output_tokens) == (3, 400)
+    assert (row.usage_cache_write_tokens, row.usage_cache_read_tokens) == (9, 0)
+    assert pd.isna(row.turn_id) and pd.isna(row.model) and row.revision == 4
+    assert row.requested_at == pd.Timestamp("2025-01-06T08:59:58Z")
+    view = ek.sql(log, "SELECT * FROM model_calls").iloc[0]  # the projection view
+    assert (view.input_tokens, view.duration_ms, view.cost_source) == (3, 2000.0, "estimated")
 
 
 def test_queries_over_many_sqlite_scans_run_on_one_thread(log) -> None:

@@ -118,12 +118,14 @@ def projects_df(src: object, as_of: object = None) -> pd.DataFrame:
 
 
 def threads_df(src: object, as_of: object = None) -> pd.DataFrame:
-    """One row per thread, with status (active, archived, deleted) and turn/message counts."""
+    """One row per thread: status (active, archived, deleted), turn/message counts, and
+    for a subagent the thread and tool call that started it."""
     return _frame(threads_sql, src, as_of, "threads")
 
 
 def turns_df(src: object, as_of: object = None) -> pd.DataFrame:
-    """One row per turn: status, timing, the five token counts, cost and its source, tools."""
+    """One row per turn: status, timing, tokens and cost (its model calls' sums, or its
+    completion's without calls), tool and model-call counts, last activity."""
     return _frame(turns_sql, src, as_of, "turns")
 
 
