@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pytest
 from pydantic_core import to_json
-from randomlog import random_events
+from randomlog import model_call_cases, random_events
 from unprivileged import child_python, child_user
 
 import eventkit as ek
@@ -223,6 +223,31 @@ def test_model_call_completed_view_flattens_usage(tmp_path) -> None:
     assert row.requested_at == pd.Timestamp("2025-01-06T08:59:58Z")
     view = ek.sql(log, "SELECT * FROM model_calls").iloc[0]  # the projection view
     assert (view.input_tokens, view.duration_ms, view.cost_source) == (3, 2000.0, "estimated")
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["live", "cached"])
+def test_projection_views_of_model_calls_equal_the_frames(tmp_path, cache) -> None:
+    """The views over the tables (SQLite's replay) and the frames (DuckDB's) agree."""
+    events = model_call_cases()
+    log = build_log(tmp_path / "events.db", events[:12])
+    ek.connect_duckdb(log, cache=cache).close()  # a cache of the first events, if any
+    with ek.EventStore.open(log) as store:
+        store.append_all(events[12:])  # restatements and late calls after it
+    con = ek.connect_duckdb(log, cache=cache)
+    try:
+        for view, key in (("model_calls", "model_call_id"), ("turns", "turn_id"),
+                          ("threads", "thread_id")):  # fmt: skip
+            got = ek.sql(con, f"SELECT * FROM {view} ORDER BY {key}")
+            want = getattr(frames, f"{view}_df")(con).sort_values(key).reset_index(drop=True)
+            assert len(got) == len(want) > 0, view
+            for column in want.columns:
+                left, right = got[column], want[column]
+                if isinstance(right.dtype, pd.CategoricalDtype):
+                    right = right.astype("string")
+                    left = left.astype("string")
+                pd.testing.assert_series_equal(left, right, check_dtype=False, obj=view)
+    finally:
+        con.close()
 
 
 def test_queries_over_many_sqlite_scans_run_on_one_thread(log) -> None:

@@ -14,27 +14,20 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
-from randomlog import random_events
+from randomlog import model_call_cases, random_events
 
 import eventkit as ek
 from eventkit import cli
 from eventkit.catalog.columns import columns_of, view_name
+from eventkit.catalog.entities import ENTITIES
 from eventkit.catalog.events import EVENT_TYPES
 from eventkit.read import frames
 from eventkit.scale import export
 
 pytestmark = pytest.mark.filterwarnings("error")
 
-ENTITY_FRAMES = (
-    "projects_df",
-    "threads_df",
-    "turns_df",
-    "messages_df",
-    "tool_calls_df",
-    "checkpoints_df",
-    "settings_df",
-)
-METRICS = ("turn_metrics", "thread_summary", "model_breakdown")
+ENTITY_FRAMES = tuple(entity.frame for entity in ENTITIES)  # model_calls_df included
+METRICS = ("turn_metrics", "thread_summary", "model_breakdown", "usage_totals")
 ENVELOPE = [
     ("source_log", pa.string()),
     ("sequence", pa.int64()),
@@ -112,12 +105,14 @@ def assert_same_frames(got: dict[str, pd.DataFrame], want: dict[str, pd.DataFram
         pd.testing.assert_frame_equal(got[name], frame, obj=name)
 
 
-@pytest.fixture(scope="module", params=["random", "generated"])
+@pytest.fixture(scope="module", params=["random", "generated", "model_calls"])
 def exported(request, tmp_path_factory) -> tuple[Path, Path]:
-    """A log (randomized rules cases, or generated sessions) and its dataset."""
+    """A log (randomized rules cases, generated sessions, model-call cases), its dataset."""
     base = tmp_path_factory.mktemp(request.param)
     if request.param == "random":
         log = build_log(base / "events.db", random_events(5))
+    elif request.param == "model_calls":
+        log = build_log(base / "events.db", model_call_cases())
     else:
         log = base / "events.db"
         ek.generate_log(log, events=3_000, seed=4, progress=False)
@@ -516,6 +511,35 @@ def test_an_empty_log_gives_an_empty_dataset_with_every_column(tmp_path) -> None
         "path": str(log),
         "events": 0,
     }
+    for cache in (False, True):
+        con = ek.connect_duckdb(dataset, cache=cache)
+        try:
+            assert_same_frames(read_back(con), read_back(log))
+        finally:
+            con.close()
+
+
+def test_a_dataset_exported_in_part_by_an_older_eventkit_reads_its_missing_columns_as_null(
+    tmp_path,
+) -> None:
+    """Part files written before ThreadCreated had parent_tool_call_id, then newer ones."""
+    from oldlog import v1_events
+
+    events = v1_events(random_events(8))
+    half = max(i for i, e in enumerate(events) if e.type == "ThreadCreated")  # one after it
+    log = build_log(tmp_path / "events.db", events[:half])
+    dataset = tmp_path / "dataset"
+    ek.export_parquet(log, dataset, progress=False)
+    for part in (dataset / "events" / "event_type=ThreadCreated").rglob("*.parquet"):
+        table = pq.read_table(part)
+        pq.write_table(table.drop_columns(["parent_tool_call_id"]), part)  # as 001 wrote it
+    build_log(log, events[half:])
+    ek.export_parquet(log, dataset, progress=False)  # new part files hold the column
+    names = {
+        tuple(pq.read_schema(p).names)
+        for p in (dataset / "events" / "event_type=ThreadCreated").rglob("*.parquet")
+    }
+    assert len(names) == 2  # both kinds of file are there
     for cache in (False, True):
         con = ek.connect_duckdb(dataset, cache=cache)
         try:

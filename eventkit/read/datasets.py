@@ -16,13 +16,14 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from eventkit.catalog.columns import EVENTS_COLUMNS, Column, columns_of, typed_columns, view_name
 from eventkit.catalog.events import EVENT_CLASSES, EVENT_TYPES, format_timestamp
@@ -106,6 +107,7 @@ class Dataset:
     root: Path
     sources: dict[str, dict[str, Any]]  # log_id -> manifest entry, ordered by log_id
     identity: tuple  # of the manifest file
+    _lacking: dict[str, bool] = field(default_factory=dict)  # event type -> files lack columns
 
     @classmethod
     def open(cls, root: Path) -> Dataset:
@@ -133,10 +135,26 @@ class Dataset:
         # with the envelope, and one eventkit writes the same columns for a type. (A
         # union by name reads every file's schema whenever a query binds the view: a
         # replay binds a dozen views, and large datasets have many thousand files.)
+        # Files an older eventkit wrote may lack a column the catalog has since gained
+        # (ThreadCreated.parent_tool_call_id): those types are read by name, the
+        # missing column as NULL.
+        union = ", union_by_name = true" if event_type and self._lacks_columns(event_type) else ""
         return (
             f"read_parquet({quote_literal(str(folder / pattern))}, hive_partitioning = true, "
-            f"{_PARTITION_TYPES})"
+            f"{_PARTITION_TYPES}{union})"
         )
+
+    def _lacks_columns(self, event_type: str) -> bool:
+        """Whether a part file of ``event_type`` lacks a column this eventkit writes for it."""
+        if event_type not in self._lacking:
+            event_class = EVENT_TYPES.get(event_type)
+            payload = columns_of(event_class) if event_class is not None else ()
+            wanted = {c.name for c in (*DATASET_ENVELOPE, *payload)}
+            folder = self.root / "events" / f"event_type={event_type}"
+            self._lacking[event_type] = any(
+                not wanted <= set(pq.read_schema(part).names) for part in folder.glob("*/*.parquet")
+            )
+        return self._lacking[event_type]
 
 
 def _cast(column: Column, value: str) -> str:
