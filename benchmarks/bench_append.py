@@ -31,6 +31,7 @@ from eventkit.catalog.events import (
     Event,
     MessageAdded,
     MessageDelta,
+    ModelCallCompleted,
     ProjectCreated,
     ProjectDeleted,
     ProjectRenamed,
@@ -84,12 +85,13 @@ class _Text:
 
 
 def make_events(count: int, seed: int = 7) -> list[Event]:
-    """``count`` realistic events, the same for the same seed (all 17 types from ~6,000 on).
+    """``count`` realistic events, the same for the same seed (all 18 types from ~6,000 on).
 
     Sessions of a few projects: threads (some subagents) of 2-8 turns, each with user and
     assistant messages of a few hundred to a few thousand characters, streamed deltas,
     tool calls with outputs up to 4,000 characters, approvals, checkpoints and restores,
-    token usage and cost, renames, archives, deletions and setting changes.
+    model calls with token usage and cost (a tenth restated), renames, archives,
+    deletions and setting changes.
     """
     return list(itertools.islice(_sessions(random.Random(seed)), count))
 
@@ -202,20 +204,34 @@ def _turn(
         )
         if rng.random() < 0.1:
             yield CheckpointRestored(id=checkpoint, thread_id=thread, at=tick())
-    output = rng.randint(50, 4000)
+    # The turn's tokens, as 1-3 model calls (some restated); the completion has none.
+    for m in range(rng.randint(1, 3)):
+        output = rng.randint(50, 4000)
+        at = tick()
+        for revision in range(1, 3 if rng.random() < 0.1 else 2):
+            yield ModelCallCompleted(
+                id=f"{turn}-response-{m}",
+                thread_id=thread,
+                turn_id=turn,
+                model=model,
+                usage=TokenUsage(
+                    input_tokens=rng.randint(10, 5000),
+                    output_tokens=output * revision // 2,
+                    cache_read_tokens=rng.randint(0, 80_000),
+                    cache_write_tokens=rng.randint(0, 8_000),
+                    reasoning_tokens=rng.randint(0, output // 2),
+                ),
+                cost_usd=round(rng.uniform(0.001, 0.2), 6),
+                cost_source="estimated",
+                requested_at=at - timedelta(seconds=rng.uniform(1, 20)),
+                stop_reason="end_turn",
+                revision=revision,
+                at=at if revision == 1 else tick(),
+            )
     yield TurnCompleted(
         id=turn,
         thread_id=thread,
         outcome=rng.choices(("success", "error", "interrupted"), weights=(90, 6, 4))[0],
-        usage=TokenUsage(
-            input_tokens=rng.randint(10, 5000),
-            output_tokens=output,
-            cache_read_tokens=rng.randint(0, 80_000),
-            cache_write_tokens=rng.randint(0, 8_000),
-            reasoning_tokens=rng.randint(0, output),
-        ),
-        cost_usd=round(rng.uniform(0.001, 0.5), 6),
-        cost_source="estimated",
         at=tick(),
     )
 

@@ -80,12 +80,22 @@ def read_sql_events(path: Path) -> pd.DataFrame:
         return pd.read_sql("select * from events", conn)
 
 
+TOKENS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
 def python_replay_turns(path: Path) -> pd.DataFrame:
     """The turns frame the straightforward way: one event at a time, in sequence order."""
     threads: set[str] = set()
     turns: dict[str, dict[str, Any]] = {}
     calls: dict[str, dict[str, Any]] = {}
     counts: dict[str, list[int]] = {}
+    spent: dict[str, dict[str, Any]] = {}  # model calls, as their latest revision states them
     with sqlite3.connect(path) as conn:
         rows = conn.execute(
             "SELECT sequence, event_type, occurred_at, payload FROM events ORDER BY sequence"
@@ -131,8 +141,24 @@ def python_replay_turns(path: Path) -> pd.DataFrame:
                     call["status"] = p["status"]
                     if p["status"] == "error":
                         counts.setdefault(call["turn_id"], [0, 0])[1] += 1
+            elif event_type == "ModelCallCompleted":
+                held = spent.get(p["id"])
+                revision = p.get("revision", 1)
+                if held is None and p["thread_id"] in threads:
+                    spent[p["id"]] = {"turn_id": p.get("turn_id"), "revision": revision, "p": p}
+                elif held is not None and revision >= held["revision"]:
+                    held.update(revision=revision, p=p)
+    by_turn: dict[str, list[dict[str, Any]]] = {}
+    for call_id in sorted(spent):
+        by_turn.setdefault(spent[call_id]["turn_id"], []).append(spent[call_id]["p"])
     for turn_id, turn in turns.items():
         turn["tool_calls"], turn["tool_errors"] = counts.get(turn_id, (0, 0))
+        mine = by_turn.get(turn_id)
+        if mine:  # a turn's usage is its model calls' sums
+            for column in TOKENS:
+                turn[column] = sum(c["usage"].get(column, 0) for c in mine)
+            costs = [c["cost_usd"] for c in mine if c.get("cost_usd") is not None]
+            turn["cost_usd"] = sum(costs) if costs else None
     frame = pd.DataFrame.from_records(list(turns.values()))
     for column in ("started_at", "completed_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
