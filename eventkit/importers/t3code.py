@@ -59,7 +59,7 @@ import json
 import os
 import sqlite3
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -87,15 +87,13 @@ from eventkit.catalog.events import (
 )
 from eventkit.errors import DuplicateEventError, EventkitError, SourceNotFoundError
 from eventkit.importers.common import (
-    EventWriter,
     ImportReport,
-    open_log,
     source_timestamp,
     truncate_output,
 )
+from eventkit.importers.import_run import ImportRun, SourceFile
 from eventkit.log.files import connect_readonly
 from eventkit.log.store import EventStore
-from eventkit.progress import progress_bar
 
 FORMAT = "t3code"
 DEFAULT_PROVIDER = "t3code"
@@ -166,50 +164,55 @@ def default_state_path() -> Path:
 
 
 def import_t3code(
-    path: str | os.PathLike[str] | None = None,
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None,
     log: str | os.PathLike[str] | EventStore | None = None,
     *,
     progress: bool | None = None,
 ) -> ImportReport:
     """Import t3code's ``state.sqlite`` (default: :func:`default_state_path`) into ``log``.
 
-    ``log`` is a log path or an open :class:`~eventkit.EventStore`. The source is only
-    read. A progress bar shows in a terminal (``progress=False`` turns it off). A
-    missing source raises :class:`~eventkit.SourceNotFoundError` before the log is opened.
+    ``paths`` is the database (or a list holding it alone). ``log`` is a log path or an
+    open :class:`~eventkit.EventStore` (required). The source is only read. A progress bar
+    shows in a terminal (``progress=False`` turns it off). A missing source raises
+    :class:`~eventkit.SourceNotFoundError` before the log is opened.
     """
-    if log is None:
-        raise EventkitError("import_t3code needs a log to write to (a path or an EventStore)")
-    source = Path(path).expanduser() if path is not None else default_state_path()
-    report = ImportReport(FORMAT)
+    source = _state_path(paths)
     conn = _open_source(source)
     try:
         conn.execute("BEGIN")  # one snapshot for both passes
-        _check_tables(conn, source, report)
+        notes = _check_tables(conn, source)
         turn_ids, claimed = _prescan(conn)
-        store, owned = open_log(log)
-        try:
-            importer = _Importer(source, store, report, turn_ids, claimed)
-            total = conn.execute("SELECT count(*) FROM orchestration_events").fetchone()[0]
-            with progress_bar(total=total, desc="t3code", unit="event", enabled=progress) as bar:
+        total = conn.execute("SELECT count(*) FROM orchestration_events").fetchone()[0]
+        with ImportRun(FORMAT, log, progress=progress, total_bytes=total, unit="event") as run:
+            run.report.warnings.extend(notes)
+            with run.file(source) as file:
+                importer = _Importer(file, run, turn_ids, claimed)
                 try:
                     for row in _rows(conn):
                         importer.row(row)
-                        bar.update()
+                        run.advance(1)
                     importer.finish()
                 except DuplicateEventError as exc:
-                    report.warnings.append(
+                    run.report.warnings.append(
                         f"{source}: not fully imported: it differs from what an earlier "
                         f"import wrote: {exc}"
                     )
-        finally:
-            if owned:
-                store.close()
-        report.files = 1
     except sqlite3.DatabaseError as exc:
         raise EventkitError(f"cannot read {source} as a t3code database: {exc}") from None
     finally:
         conn.close()
-    return report
+    return run.report
+
+
+def _state_path(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None) -> Path:
+    if paths is None:
+        return default_state_path()
+    if isinstance(paths, str | os.PathLike):
+        return Path(paths).expanduser()
+    given = [Path(p).expanduser() for p in paths]
+    if len(given) != 1:
+        raise EventkitError(f"t3code imports one state.sqlite at a time, got {len(given)} paths")
+    return given[0]
 
 
 # --------------------------------------------------------------------------- source
@@ -228,7 +231,8 @@ def _open_source(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _check_tables(conn: sqlite3.Connection, path: Path, report: ImportReport) -> None:
+def _check_tables(conn: sqlite3.Connection, path: Path) -> list[str]:
+    """Refuse a database that is not t3code's; the notes to report about the rest."""
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "orchestration_events" not in tables:
         raise EventkitError(f"{path} has no orchestration_events table; is it t3code's?")
@@ -239,11 +243,12 @@ def _check_tables(conn: sqlite3.Connection, path: Path, report: ImportReport) ->
             f"{path}: orchestration_events lacks column(s) {', '.join(sorted(missing))}"
         )
     v2 = sorted(t for t in tables if t.startswith("orchestration_v2_"))
-    if v2:
-        report.warnings.append(
-            f"{path}: found {len(v2)} orchestration_v2_* table(s) ({', '.join(v2)}); "
-            "they are not read — only orchestration_events is imported"
-        )
+    if not v2:
+        return []
+    return [
+        f"{path}: found {len(v2)} orchestration_v2_* table(s) ({', '.join(v2)}); "
+        "they are not read — only orchestration_events is imported"
+    ]
 
 
 def _select(conn: sqlite3.Connection) -> str:
@@ -342,15 +347,14 @@ class _Thread:
 class _Importer:
     def __init__(
         self,
-        path: Path,
-        store: EventStore,
-        report: ImportReport,
+        file: SourceFile,
+        run: ImportRun,
         turn_ids: dict[str, str],
         claimed: set[str],
     ) -> None:
-        self.path, self.store, self.report = path, store, report
+        self.file, self.path, self.store, self.report = file, file.path, run.store, run.report
         self.turn_ids, self.claimed = turn_ids, claimed
-        self.writer = EventWriter(store, report)
+        self.writer = run.writer
         self.threads: dict[str, _Thread] = {}
         self.owners: dict[tuple[str, str], str] = {}
         self.calls: dict[str, tuple[str, str]] = {}  # call id → (thread, turn)
@@ -399,13 +403,9 @@ class _Importer:
         handler(row, payload, at)
 
     def emit(self, event: Event, row: _Row, *identity: object, **extra: Any) -> str:
-        source = {
-            "format": FORMAT,
-            "file": str(self.path),
-            "sequence": row.sequence,
-            "event_id": row.event_id,
-            "event_type": row.event_type,
-        }
+        source = self.file.source(
+            sequence=row.sequence, event_id=row.event_id, event_type=row.event_type
+        )
         metadata: dict[str, Any] = {k: v for k, v in extra.items() if v is not None}
         metadata["source"] = source
         for key, value in (
