@@ -1,4 +1,9 @@
-"""What every importer shares: the import report, the log handle, and batched writes."""
+"""What every importer reports: the import report, skip reasons, output truncation, timestamps.
+
+The log an import writes to, its batched writes and the files it reads are in
+:mod:`eventkit.importers.import_run`; the events of sessions are made by
+:mod:`eventkit.importers.session_builder`.
+"""
 
 from __future__ import annotations
 
@@ -43,9 +48,9 @@ class ImportReport:
     events_by_type: Counter[str] = field(default_factory=Counter)
     """Events written (new to the log), by event type."""
     cost_sources: Counter[str] = field(default_factory=Counter)
-    """Completed turns by where their cost came from: ``recorded`` or ``estimated``."""
+    """Model calls (turns, for a format without calls) by where their cost came from."""
     unpriced_models: Counter[str] = field(default_factory=Counter)
-    """Models the price table does not know → turns whose cost was left empty."""
+    """Models the price table does not know → model calls whose cost was left empty."""
     prices_as_of: str | None = None
     """The price table's date, once a cost has been estimated from it."""
     skipped_lines: list[tuple[str, int, str]] = field(default_factory=list)
@@ -80,16 +85,18 @@ class ImportReport:
         if more:
             self.warnings.append(f"{key}: {more} more line warning(s) not listed")
 
-    def priced_turn(
+    def priced(
         self, source: str | None, unpriced: Iterable[str] = (), as_of: str | None = None
     ) -> None:
-        """Count a completed turn's cost source, or the models that left it without one."""
+        """Count a priced call's (or turn's) cost source, or the models that left it unpriced."""
         if source is not None:
             self.cost_sources[source] += 1
         for model in unpriced:
             self.unpriced_models[model] += 1
         if as_of is not None:
             self.prices_as_of = as_of
+
+    priced_turn = priced  # the name older importers use
 
     @property
     def lines_skipped(self) -> int:
@@ -120,8 +127,8 @@ class ImportReport:
     def cost_warnings(self) -> list[str]:
         """One line per model the price table does not know."""
         return [
-            f"no price for model {model} ({turns} turn(s)): cost left empty"
-            for model, turns in sorted(self.unpriced_models.items())
+            f"no price for model {model} ({calls} model call(s)): cost left empty"
+            for model, calls in sorted(self.unpriced_models.items())
         ]
 
     def __str__(self) -> str:
@@ -138,7 +145,7 @@ class ImportReport:
         if self.cost_sources:
             sources = ", ".join(f"{n} {src}" for src, n in sorted(self.cost_sources.items()))
             dated = f" (prices as of {self.prices_as_of})" if self.prices_as_of else ""
-            lines.append(f"  turn costs: {sources}{dated}")
+            lines.append(f"  model call costs: {sources}{dated}")
         lines.extend(f"  warning: {w}" for w in self.cost_warnings())
         lines.extend(f"  warning: {w}" for w in self.warnings)
         return "\n".join(lines)
@@ -152,14 +159,20 @@ def open_log(log: str | os.PathLike[str] | EventStore) -> tuple[EventStore, bool
 
 
 class EventWriter:
-    """Collects an importer's events and appends them in atomic batches."""
+    """Collects an import's events and appends them in validated, atomic batches.
+
+    Event ids derive from source identity and content, never from the clock or the
+    price table, so an event already in the log is the same fact: before each batch is
+    appended, the ids the log holds are dropped (counted as already present), without
+    comparing payloads. Re-importing unchanged input therefore writes nothing, even
+    after the price table changed what an estimate would say.
+    """
 
     def __init__(self, store: EventStore, report: ImportReport, batch_size: int = BATCH_SIZE):
         self.store = store
         self.report = report
         self.batch_size = batch_size
-        self._pending: list[NewEvent] = []
-        self._once: set[str] = set()
+        self._pending: dict[str, NewEvent] = {}
 
     def add(
         self,
@@ -172,39 +185,43 @@ class EventWriter:
     ) -> str:
         """Queue ``event`` with an id derived from its source identity; returns the id.
 
-        ``once``: if the log already holds an event with this id, keep the stored one
-        even when its payload differs (a summary such as TurnCompleted, whose usage or
-        estimated cost a later import may compute differently).
         ``id_at``: the time the id is derived from, when not the event's own ``at``
-        (a summary whose ``at`` moves as its source grows keeps one id).
+        (an event whose ``at`` moves as its source grows keeps one id). ``once`` is
+        accepted for older callers: every event is written once now.
         """
         event_id = derived_id(id_at or event.at, *source_identity)
-        self._pending.append(NewEvent(event, event_id=event_id, metadata=metadata))
-        if once:
-            self._once.add(event_id)
-        if len(self._pending) >= self.batch_size:
+        return self.add_with_id(event, event_id, metadata)
+
+    def add_with_id(self, event: Event, event_id: str, metadata: dict | None) -> str:
+        """Queue ``event`` under an id the caller derived (see :meth:`add`)."""
+        pending = self._pending
+        if event_id in pending:  # the same fact twice in one batch: the first stands
+            self.report.events_already_present += 1
+            return event_id
+        pending[event_id] = NewEvent(event, event_id=event_id, metadata=metadata)
+        if len(pending) >= self.batch_size:
             self.flush()
         return event_id
 
     def flush(self) -> None:
         if not self._pending:
             return
-        pending = self._pending
-        if self._once:
-            present = self.store.known_event_ids(self._once)
-            if present:
-                pending = [item for item in pending if item.event_id not in present]
-                self.report.events_already_present += len(self._pending) - len(pending)
-        self._pending, self._once = [], set()
+        pending, self._pending = self._pending, {}
+        present = self.store.known_event_ids(pending)
+        if present:
+            self.report.events_already_present += len(present)
+            for event_id in present:
+                del pending[event_id]
         if not pending:
             return
         before = self.store.last_sequence()
-        stored = self.store.append_all(pending)
+        stored = self.store.append_all(pending.values())
         written = 0
+        by_type = self.report.events_by_type
         for item in stored:
             if item.sequence > before:
                 written += 1
-                self.report.events_by_type[item.event_type] += 1
+                by_type[item.event_type] += 1
         self.report.events_written += written
         self.report.events_already_present += len(stored) - written
 
@@ -265,6 +282,37 @@ def turn_cost(
         meta["recorded_usd"] = round(recorded, 9)
     report.priced_turn("estimated", as_of=pricing.PRICES_AS_OF)
     return round(recorded + estimated, 9), "estimated", meta
+
+
+def call_cost(
+    report: ImportReport,
+    model: str | None,
+    usage: TokenUsage,
+    recorded_usd: float | None = None,
+    cache_write_1h_tokens: int = 0,
+) -> tuple[float | None, str | None, dict[str, Any]]:
+    """``(cost_usd, cost_source, metadata)`` of one model call, counted in the report.
+
+    A cost the source recorded wins (``recorded``). Otherwise the usage is priced on
+    the call's model from the shipped table (``estimated``; 1-hour cache writes at their
+    own rate). A model the table does not know leaves the cost empty and is reported;
+    a call without tokens on such a model has no cost and is not reported.
+    """
+    if recorded_usd is not None:
+        report.priced("recorded")
+        return round(recorded_usd, 9), "recorded", {}
+    price = pricing.price_for(model)
+    if price is None:
+        if usage.total_tokens == 0:
+            return None, None, {}
+        report.priced(None, [model or "(no model)"])
+        return None, None, {"unpriced_model": model}
+    cost = price.cost(usage, cache_write_1h_tokens=cache_write_1h_tokens)
+    report.priced("estimated", as_of=pricing.PRICES_AS_OF)
+    meta: dict[str, Any] = {"prices_as_of": pricing.PRICES_AS_OF, "priced_as": price.model}
+    if cache_write_1h_tokens:
+        meta["cache_write_1h_tokens"] = cache_write_1h_tokens
+    return cost, "estimated", meta
 
 
 def ensure_project(
