@@ -261,3 +261,17 @@ def child_rollout(
         records.append(record)
     own = final_total(parent[: first_end + 1])
     return records, own, child_id
+
+
+def resumed_in_new_file() -> tuple[list[dict], dict]:
+    """The 0.125.0 session resumed into a new file: its ``session_meta``, then its second
+    turn on, the counter going on from the first turn's total (Codex seeds it from the
+    history, which this file does not hold). Returns the records and the usage they
+    show: the first report's own ``last_token_usage``, then the counter's moves."""
+    records = read(V0125)
+    second = [i for i, r in enumerate(records) if sub(r) == "task_started"][1]
+    resumed = [records[0], *records[second:]]
+    counts = [r for r in resumed if is_token_count(r)]
+    first = counts[0]["payload"]["info"]
+    spent = plus(first["last_token_usage"], minus(final_total(resumed), first["total_token_usage"]))
+    return resumed, spent

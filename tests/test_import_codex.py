@@ -27,6 +27,7 @@ from codex_derived import (
     old_style_several_prompts,
     read,
     repeated_and_null_counts,
+    resumed_in_new_file,
     write,
 )
 from growing import assert_growing_equals_fresh, assert_same_frames
@@ -366,6 +367,18 @@ def test_a_counter_that_goes_down(tmp_path, kind):
     else:
         assert report.counts["model calls (restart)"] == 1
     assert_growing_equals_fresh(import_codex, [path], tmp_path, tmp_path / "grow")
+
+
+def test_a_session_resumed_into_a_new_file_counts_what_the_file_shows(tmp_path):
+    """A file whose counter starts above its own last call (seeded from history it does
+    not hold) counts that call, not the history; beside the original it adds nothing."""
+    records, spent = resumed_in_new_file()
+    path = write(records, tmp_path / "rollout-2026-05-11T08-32-57-resumed.jsonl")
+    log = tmp_path / "log.db"
+    import_codex(path, log, progress=False)
+    assert sums(ek.model_calls_df(log)) == as_columns(spent)
+    import_codex(V0125, log, progress=False)
+    assert sums(ek.model_calls_df(log)) == as_columns(final_total(read(V0125)))
 
 
 def test_an_unknown_model_has_no_cost_and_is_named(tmp_path):

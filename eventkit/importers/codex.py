@@ -89,7 +89,9 @@ Usage and cost
     file's final total. An unchanged total or ``info: null`` adds nothing. A total below
     the mark is a restarted counter when it equals its own ``last_token_usage`` (a new
     process's first report) or is zero: it is counted from zero; otherwise it is a
-    stale or interleaved report and only components above the mark count. Rollouts
+    stale or interleaved report and only components above the mark count. A file's first
+    total above its own ``last_token_usage`` went on from history the file does not
+    hold (a session resumed into a new file): only that last call counts. Rollouts
     record no cost: each call is priced on its model from the shipped price table
     (``estimated``); a model the table does not know leaves it empty and is named in
     the report. TurnCompleted carries zero usage and no cost.

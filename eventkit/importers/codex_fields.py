@@ -278,6 +278,8 @@ class Reading:
     kind: str
     """``call`` (the total moved up), ``restart`` (a new counter, counted from its value),
     ``regression`` (lower than the high-water mark: only components above it count),
+    ``seeded`` (a file's first total, carrying usage from before the file: its last
+    call counts),
     ``repeat`` (unchanged), ``baseline`` (inherited history), ``per call`` (an early
     form without a cumulative total), ``none`` (no usage)."""
     delta: Totals | None = None
@@ -291,11 +293,16 @@ class CumulativeCounter:
     high-water mark adds the difference; an unchanged total adds nothing; a total below
     the mark is a *restart* when it equals its own ``last_token_usage`` (a new process's
     first report, or all zero) and then counts from zero, else a stale or interleaved
-    report that adds only the components above the mark.
+    report that adds only the components above the mark. The file's first total is
+    *seeded* when it exceeds its own ``last_token_usage``: the counter went on from
+    history this file does not hold (a session resumed into a new file), so only that
+    last call counts.
     """
 
     def __init__(self) -> None:
         self.high: Totals = ZERO
+        self.seen = False
+        """Whether a total was read (inherited ones included)."""
 
     def read(self, payload: dict[str, Any], *, inherited: bool = False) -> Reading:
         info = payload.get("info")
@@ -310,21 +317,29 @@ class CumulativeCounter:
         if total is None:
             return Reading("none")
         high = self.high
+        first, self.seen = not self.seen, True
         if inherited:
             self.high = _top(high, total)
             return Reading("baseline", None, total)
         if total == high:
             return Reading("repeat", None, total)
-        if all(t >= h for t, h in zip(total, high, strict=True)):
+        last = raw_usage(info.get("last_token_usage"))
+        if first and last is not None and last != total and _covers(total, last):
+            self.high = total
+            return Reading("seeded", last if last != ZERO else None, total)
+        if _covers(total, high):
             self.high = total
             return Reading("call", _minus(total, high), total)
-        last = raw_usage(info.get("last_token_usage"))
         if total == ZERO or (last is not None and last == total):
             self.high = total
             return Reading("restart", total if total != ZERO else None, total)
         self.high = _top(high, total)
         delta = _minus(self.high, high)
         return Reading("regression", delta if delta != ZERO else None, total)
+
+
+def _covers(a: Totals, b: Totals) -> bool:
+    return a[0] >= b[0] and a[1] >= b[1] and a[2] >= b[2] and a[3] >= b[3]
 
 
 def _top(a: Totals, b: Totals) -> Totals:

@@ -463,7 +463,11 @@ class RolloutFile:
         if self.duplicate(self.prompts, "event", prompt):
             self.report.skip("user_message (duplicate of a prompt item)")
             return
-        self.on_prompt(prompt, {"ide_context": ide} if ide else {}, at, number, "user_message")
+        meta: dict[str, Any] = {"ide_context": ide} if ide else {}
+        images = sum(len(p[k]) for k in ("images", "local_images") if isinstance(p.get(k), list))
+        if images:
+            meta["images"] = images
+        self.on_prompt(prompt, meta, at, number, "user_message")
 
     def on_agent_message(self, p: dict[str, Any], at: datetime, number: int) -> None:
         message = p.get("message")
@@ -526,6 +530,7 @@ class RolloutFile:
                 "none": "token_count without info",
                 "restart": "token_count (counter restarted at zero)",
                 "regression": "token_count (below the high-water mark)",
+                "seeded": "token_count (seeded from earlier history, no last usage)",
             }[reading.kind]
             self.report.skip(reason)
             return
