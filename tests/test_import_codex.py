@@ -687,6 +687,23 @@ def test_call_statuses_in_a_unified_exec_session(store):
     assert completed["ws_demo_1"].event.status == "ok"
 
 
+def test_a_web_search_written_before_its_end_is_one_call(tmp_path):
+    """Whichever of a web search's call and end comes first is the call; an end after a
+    call written in progress completes it."""
+    records = read(TASKS)
+    i = next(n for n, r in enumerate(records) if r["payload"].get("type") == "web_search_end")
+    end, call = records[i], records[i + 1]
+    call["payload"].update(status="in_progress", id="ws_item_1")
+    records[i], records[i + 1] = call, end
+    path = write(records, tmp_path / TASKS.name)
+    log = tmp_path / "log.db"
+    import_codex(path, log, progress=False)
+    searches = ek.tool_calls_df(log).query("tool == 'web_search'")
+    assert list(searches["tool_call_id"]) == ["ws_item_1"]
+    assert list(searches["status"]) == ["ok"]
+    assert searches["completed_at"].iloc[0] == parse_timestamp(end["timestamp"])
+
+
 def test_unparseable_arguments_are_kept_raw(store):
     report = import_codex(LEGACY, store, progress=False)
     raw_calls = []

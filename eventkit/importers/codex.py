@@ -31,8 +31,8 @@ Never looking ahead
       code it saw is kept as ``process_exit_code``;
     - a ``web_search_call`` and its ``web_search_end`` are one call: whichever is
       written first (0.125 writes the end first; its ``call_id`` names the call) starts
-      and completes it, and the other, with the same query in the same turn, is
-      skipped;
+      and completes it (a call written ``in_progress`` completes at its end), and the
+      other, with the same query in the same turn, is skipped;
     - a turn's model is the one of the ``turn_context`` in force when it starts (0.40
       writes that record after the prompt, so a session's first turn has none); each
       model call names the model in force at its ``token_count``; the thread's model is

@@ -58,11 +58,20 @@ class ToolCalls:
         """``write_stdin`` call id → the process session it polls."""
         self.ends: dict[str, tuple[bool, int | None, str]] = {}
         """End events read before their call's output: (ok, exit code, record)."""
-        self.searches: dict[str, list[str]] = {"call": [], "end": []}
-        """Queries of this turn's web searches still waiting for their other half."""
+        self.searches: dict[str, list[tuple[str, str]]] = {"call": [], "end": []}
+        """(query, call id) of this turn's web searches still waiting for their other half."""
 
     def new_turn(self) -> None:
         self.searches = {"call": [], "end": []}
+
+    def pair(self, kind: str, key: str) -> str | None:
+        """The call id of this turn's first unpaired ``kind`` search for ``key`` (taken)."""
+        waiting = self.searches[kind]
+        for i, (query, call_id) in enumerate(waiting):
+            if query == key:
+                del waiting[i]
+                return call_id
+        return None
 
     def src(self, number: int, record: str, **ids: Any) -> dict[str, Any]:
         return self.file.source(number, record=record, **ids)
@@ -204,8 +213,7 @@ class ToolCalls:
 
     def on_web_search_call(self, p: dict[str, Any], at: datetime, number: int) -> None:
         key = search_key(p.get("action"))
-        if key in self.searches["end"]:
-            self.searches["end"].remove(key)
+        if self.pair("end", key) is not None:
             self.report.skip("web_search_call (read from its earlier web_search_end)")
             return
         call_id = p.get("id") or p.get("call_id")
@@ -221,7 +229,7 @@ class ToolCalls:
             is None
         ):
             return
-        self.searches["call"].append(key)
+        self.searches["call"].append((key, call_id))
         status = p.get("status")
         if status in ("completed", "failed"):
             self.b.tool_completed(
@@ -236,9 +244,15 @@ class ToolCalls:
     def on_web_search_end(self, p: dict[str, Any], at: datetime, number: int) -> None:
         action = p.get("action")
         key = search_key(action if action is not None else p.get("query"))
-        if key in self.searches["call"]:
-            self.searches["call"].remove(key)
+        earlier = self.pair("call", key)
+        if earlier is not None:
             self.report.skip("web_search_end (of the web_search_call before it)")
+            call = self.thread.tools.get(earlier)
+            if call is not None and not call.done:  # the call was written in progress
+                src = self.src(number, "web_search_end", call_id=earlier)
+                self.b.tool_completed(
+                    self.thread, earlier, status="ok", output="", at=at, source=src
+                )
             return
         call_id = p.get("call_id")
         if not isinstance(call_id, str) or not call_id:
@@ -254,7 +268,7 @@ class ToolCalls:
             is None
         ):
             return
-        self.searches["end"].append(key)
+        self.searches["end"].append((key, call_id))
         self.b.tool_completed(thread, call_id, status="ok", output="", at=at, source=src)
 
 
