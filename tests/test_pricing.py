@@ -248,27 +248,22 @@ def test_imported_model_calls_carry_the_estimate_of_their_usage(tmp_path: Path) 
     assert {s.event.cost_usd for s, _ in turn_rows(log)} == {None}
 
 
-def test_imported_codex_turns_carry_the_estimate_of_their_usage(tmp_path: Path) -> None:
+def test_imported_codex_calls_carry_the_estimate_of_their_usage(tmp_path: Path) -> None:
     log = tmp_path / "log.db"
     report = import_codex(CODEX, log, progress=False)
 
-    rows = turn_rows(log)
-    assert rows and report.cost_sources == {"estimated": len(rows)}
+    calls = call_rows(log)
+    assert calls and report.cost_sources == {"estimated": len(calls)}
     assert report.unpriced_models == {} and report.prices_as_of == pricing.PRICES_AS_OF
-    priced = 0
-    for stored, model in rows:
-        turn = stored.event
-        assert turn.cost_source == "estimated"
+    for stored in calls:
+        call = stored.event
+        assert call.cost_source == "estimated" and call.usage.total_tokens > 0
         cost_meta = stored.metadata["cost"]
         assert cost_meta["prices_as_of"] == pricing.PRICES_AS_OF
-        if turn.usage.total_tokens == 0:
-            assert turn.cost_usd == 0.0
-            continue
-        priced += 1
-        (table_id,) = cost_meta["priced_as"]
-        assert pricing.PRICES.resolve(model) == table_id
-        assert turn.cost_usd == pytest.approx(expected_cost(table_id, turn.usage, 0))
-    assert priced >= 4
+        assert pricing.PRICES.resolve(call.model) == cost_meta["priced_as"]
+        assert call.cost_usd == pytest.approx(expected_cost(cost_meta["priced_as"], call.usage, 0))
+    for stored, _ in turn_rows(log):  # turns carry no usage of their own: their calls do
+        assert stored.event.usage.total_tokens == 0 and stored.event.cost_usd is None
 
 
 def test_claude_code_one_hour_cache_writes_are_counted_from_the_log(tmp_path: Path) -> None:
@@ -377,10 +372,11 @@ def test_unknown_codex_model_leaves_cost_empty_and_is_reported(tmp_path: Path) -
     copy.write_text(source.read_text().replace('"gpt-5-codex"', '"gpt-imaginary-1"'))
     report = import_codex(copy, tmp_path / "log.db", progress=False)
 
-    turns = [s.event for s, _ in turn_rows(tmp_path / "log.db")]
-    assert len(turns) == 2 and {t.cost_usd for t in turns} == {None}
-    assert report.unpriced_models == {"gpt-imaginary-1": 2}
-    assert "no price for model gpt-imaginary-1 (2 model call(s)): cost left empty" in str(report)
+    calls = [s.event for s in call_rows(tmp_path / "log.db")]
+    assert calls and {(c.cost_usd, c.cost_source) for c in calls} == {(None, None)}
+    assert report.unpriced_models == {"gpt-imaginary-1": len(calls)}
+    warning = f"no price for model gpt-imaginary-1 ({len(calls)} model call(s)): cost left empty"
+    assert warning in str(report)
 
 
 def test_recorded_cost_wins(tmp_path: Path) -> None:
