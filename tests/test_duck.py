@@ -81,7 +81,7 @@ def flatten(event: ek.Event) -> dict[str, object]:
 def test_every_event_type_has_a_typed_view_with_the_model_columns(log, cache) -> None:
     con = ek.connect_duckdb(log, cache=cache)
     try:
-        assert len(EVENT_CLASSES) == 17
+        assert len(EVENT_CLASSES) == 18
         for event_class in EVENT_CLASSES:
             view = view_name(event_class.event_type())
             described = con.execute(f'DESCRIBE "{view}"').fetchall()

@@ -175,3 +175,17 @@ def test_the_event_union_is_the_one_list_of_event_classes() -> None:
     annotated, *metadata = typing.get_args(OrchestrationEvent)
     assert typing.get_args(annotated) == EVENT_CLASSES
     assert metadata[0].discriminator == "type"
+
+
+def test_columns_a_later_migration_adds_come_at_the_end_of_their_entity() -> None:
+    from eventkit.log.migrations import known_migrations, split_statements
+
+    with closing(sqlite3.connect(":memory:")) as initial:
+        for statement in split_statements(known_migrations()[0].sql):
+            initial.execute(statement)
+        for entity in ENTITIES:
+            names = [name for name, *_ in table_info(initial, entity.table)]
+            if not names:  # a table a later migration creates (model calls: 002)
+                assert entity.table == "projection_model_calls"
+                continue
+            assert list(entity.column_names[: len(names)]) == names, entity.table

@@ -202,8 +202,8 @@ def union_members() -> set[type]:
     return set(typing.get_args(union))
 
 
-def test_catalog_has_seventeen_distinct_variants():
-    assert len(EVENT_CLASSES) == 17
+def test_catalog_has_eighteen_distinct_variants():
+    assert len(EVENT_CLASSES) == 18
     assert len(set(EVENT_CLASSES)) == len(EVENT_CLASSES)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from randomlog import random_events
+from randomlog import model_call_cases, random_events
 
 import eventkit as ek
 from eventkit.catalog.columns import EVENTS_COLUMNS
@@ -122,6 +122,23 @@ def test_as_of_sequence_equals_a_log_of_that_prefix(random_log, tmp_path) -> Non
         n = max(1, int(len(events) * fraction))
         prefix = build_log(tmp_path / f"prefix{n}.db", events[:n])
         assert_frames_match_projections(path, prefix, as_of=n)
+
+
+def test_model_call_cases_agree_at_every_sequence(tmp_path) -> None:
+    """Restatements, calls before their turn or without one, partial costs: each prefix."""
+    events = model_call_cases()
+    path = build_log(tmp_path / "events.db", events)
+    assert_frames_match_projections(path, path)
+    for n in range(1, len(events)):
+        prefix = build_log(tmp_path / f"prefix{n}.db", events[:n])
+        for frame_name in ("threads_df", "turns_df", "model_calls_df"):
+            table, key = ENTITY_FRAMES[frame_name]
+            frame = getattr(frames, frame_name)(path, as_of=n)
+            want = projection(prefix, table)
+            got = normalize(frame, key, like=frame)
+            pd.testing.assert_frame_equal(
+                got, normalize(want[list(frame.columns)], key, like=frame), obj=f"{frame_name}@{n}"
+            )
 
 
 def test_as_of_datetime_keeps_events_that_occurred_by_then(random_log, tmp_path) -> None:

@@ -33,6 +33,7 @@ PROJECTION_TABLES = {
     "projection_tool_calls",
     "checkpoints",
     "settings",
+    "projection_model_calls",
 }
 BOOKKEEPING_TABLES = {"events", "projection_state", "schema_migrations", "log_info"}
 
@@ -385,3 +386,104 @@ def test_processes_creating_the_same_new_log_at_once_all_succeed(tmp_path, round
     )
     assert log_info(conn)["log_id"] == log_ids.pop()
     conn.close()
+
+
+# --------------------------------------------------------------------------- logs of version 1
+
+
+def projection_snapshot(conn: sqlite3.Connection) -> dict[str, list[tuple]]:
+    from eventkit.catalog.entities import ENTITIES
+
+    return {
+        entity.table: conn.execute(f"SELECT * FROM {entity.table} ORDER BY {entity.key}").fetchall()
+        for entity in ENTITIES
+    }
+
+
+@pytest.fixture
+def v1_log(tmp_path) -> tuple[Path, list]:
+    from oldlog import v1_events, write_v1_log
+    from randomlog import random_events
+
+    events = v1_events(random_events(3))
+    return write_v1_log(tmp_path / "old.db", events), events
+
+
+def test_a_v1_log_opened_by_a_writer_is_migrated_and_its_projections_rebuilt(v1_log, tmp_path):
+    import eventkit as ek
+
+    path, events = v1_log
+    raw = sqlite3.connect(path)
+    assert [v for (v,) in raw.execute("SELECT version FROM schema_migrations")] == [1]
+    assert "projection_model_calls" not in table_names(raw)
+    assert "last_activity_at" not in columns(raw, "projection_turns")
+    raw.close()
+
+    conn = open_or_create_db(path)
+    names = [n for (n,) in conn.execute("SELECT name FROM schema_migrations ORDER BY version")]
+    assert names == [m.name for m in known_migrations()]
+    assert table_names(conn) == PROJECTION_TABLES | BOOKKEEPING_TABLES
+    migrated = projection_snapshot(conn)
+    state = conn.execute("SELECT last_sequence FROM projection_state").fetchone()[0]
+    conn.close()
+
+    with ek.EventStore.open(tmp_path / "fresh.db") as fresh:
+        fresh.append_all(events)
+        expected = projection_snapshot(fresh.conn)
+    assert migrated == expected
+    assert state == len(events)
+    # The rebuild filled the columns 002 added: every turn has its last activity.
+    from eventkit.catalog.entities import TURNS
+
+    last, started = (TURNS.column_names.index(c) for c in ("last_activity_at", "started_at"))
+    turns = migrated["projection_turns"]
+    assert turns and all(row[last] is not None and row[last] >= row[started] for row in turns)
+
+
+def test_a_failed_rebuild_leaves_the_v1_log_as_it_was(v1_log, monkeypatch):
+    from eventkit.log import migrations
+
+    path, _ = v1_log
+
+    def broken(conn):
+        raise RuntimeError("rebuild failed")
+
+    monkeypatch.setattr(migrations, "replay_log", broken)
+    with pytest.raises(RuntimeError, match="rebuild failed"):
+        open_or_create_db(path)
+    raw = sqlite3.connect(path)
+    assert [v for (v,) in raw.execute("SELECT version FROM schema_migrations")] == [1]
+    assert "projection_model_calls" not in table_names(raw)
+    raw.close()
+    monkeypatch.undo()
+    conn = open_or_create_db(path)  # the next writer migrates it
+    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 2
+    assert conn.execute("SELECT count(*) FROM projection_turns").fetchone()[0] > 0
+    conn.close()
+
+
+def test_the_read_side_reads_a_v1_log_without_migrating_it(v1_log, tmp_path, monkeypatch):
+    import pandas as pd
+
+    import eventkit as ek
+    from eventkit.catalog.entities import MODEL_CALLS, TURNS
+
+    monkeypatch.setenv("EVENTKIT_CACHE", "0")
+    path, events = v1_log
+    before = sha256_of(path)
+    with ek.EventStore.open(tmp_path / "fresh.db") as fresh:
+        fresh.append_all(events)
+    empty = ek.sql(path, "SELECT * FROM model_calls")
+    assert empty.empty and list(empty.columns) == list(MODEL_CALLS.column_names)
+    turns_view = ek.sql(path, "SELECT * FROM turns ORDER BY turn_id")
+    assert list(turns_view.columns) == list(TURNS.column_names)
+    assert turns_view["last_activity_at"].isna().all() and len(turns_view) > 0
+    # The frames replay the events: complete either way.
+    for frame in ("threads_df", "turns_df", "model_calls_df", "tool_calls_df"):
+        pd.testing.assert_frame_equal(
+            getattr(ek, frame)(path), getattr(ek, frame)(tmp_path / "fresh.db"), obj=frame
+        )
+    assert ek.turns_df(path)["last_activity_at"].notna().all()
+    views = ek.list_views(path)
+    assert "model_calls" in set(views["view"])
+    assert sha256_of(path) == before  # nothing written, nothing migrated

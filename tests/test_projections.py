@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import random
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from randomlog import random_batches, random_events
+from randomlog import model_call_cases, random_batches, random_events
 
 import eventkit as ek
 from eventkit.catalog.entities import ENTITIES
@@ -60,6 +62,7 @@ def reference(events: list[ek.Event], conn: sqlite3.Connection) -> dict[str, dic
     calls: dict[str, dict] = {}
     checkpoints: dict[str, dict] = {}
     settings: dict[str, dict] = {}
+    model_calls: dict[str, dict] = {}
 
     def ms(start: datetime, end: datetime) -> float:
         return (end - start) // timedelta(microseconds=1) / 1000
@@ -97,6 +100,7 @@ def reference(events: list[ek.Event], conn: sqlite3.Connection) -> dict[str, dic
                     updated_at=at,
                     archived_at=None,
                     deleted_at=None,
+                    parent_tool_call_id=e.parent_tool_call_id,
                 )
                 continue  # the creation itself is not "after" it
             case ek.ThreadRenamed() if e.id in threads:
@@ -126,8 +130,10 @@ def reference(events: list[ek.Event], conn: sqlite3.Connection) -> dict[str, dic
                     cost_usd=None,
                     cost_source=None,
                     error=None,
+                    last_activity_at=at,
                     _start=e.at,
                 )
+                continue  # the start itself is not "after" it
             case ek.TurnCompleted() if turns.get(e.id, {}).get("status") == "running":
                 turn = turns[e.id]
                 turn.update(
@@ -203,6 +209,32 @@ def reference(events: list[ek.Event], conn: sqlite3.Connection) -> dict[str, dic
                 checkpoints[e.id]["restored_at"] = at
             case ek.SettingChanged():
                 settings[e.key] = dict(key=e.key, value=_payload_value(e, "value"), updated_at=at)
+            case ek.ModelCallCompleted():
+                thread = threads.get(e.thread_id)
+                if thread is not None and thread["model"] == "" and e.model:
+                    thread["model"] = e.model
+                state = dict(
+                    model=e.model,
+                    requested_at=e.requested_at and text(e.requested_at),
+                    completed_at=at,
+                    duration_ms=e.requested_at and ms(e.requested_at, e.at),
+                    cost_usd=e.cost_usd,
+                    cost_source=e.cost_source,
+                    stop_reason=e.stop_reason,
+                    revision=e.revision,
+                    **e.usage.model_dump(),
+                )
+                if e.id not in model_calls and thread is not None:
+                    model_calls[e.id] = dict(
+                        model_call_id=e.id, thread_id=e.thread_id, turn_id=e.turn_id, **state
+                    )
+                elif e.id in model_calls and e.revision >= model_calls[e.id]["revision"]:
+                    model_calls[e.id].update(state)
+        # last_activity_at: every later event naming the turn (its completion, or its
+        # turn_id), applied or not.
+        named = e.id if isinstance(e, ek.TurnCompleted) else getattr(e, "turn_id", None)
+        if named in turns:
+            turns[named]["last_activity_at"] = max(turns[named]["last_activity_at"], at)
         # updated_at: every event of a project stream applied to an existing project
         # (a second creation is ignored, so not applied); every event of a thread's
         # stream after its creation, applied or not.
@@ -222,11 +254,29 @@ def reference(events: list[ek.Event], conn: sqlite3.Connection) -> dict[str, dic
         mine = [c for c in calls.values() if c["turn_id"] == turn["turn_id"]]
         turn["tool_calls"] = len(mine)
         turn["tool_errors"] = sum(c["status"] == "error" for c in mine)
+        spent = sorted(
+            (c for c in model_calls.values() if c["turn_id"] == turn["turn_id"]),
+            key=lambda c: c["model_call_id"],
+        )
+        turn["model_calls"] = len(spent)
+        if spent:  # the calls' sums, whatever the completion says
+            for column in ek.TokenUsage.model_fields:
+                turn[column] = sum(c[column] for c in spent)
+            costs = [c["cost_usd"] for c in spent if c["cost_usd"] is not None]
+            sources = {c["cost_source"] for c in spent if c["cost_usd"] is not None}
+            turn["cost_usd"] = functools.reduce(operator.add, costs) if costs else None
+            if not costs:
+                turn["cost_source"] = None
+            elif len(costs) < len(spent):
+                turn["cost_source"] = "partial"
+            elif "estimated" in sources:
+                turn["cost_source"] = "estimated"
+            else:
+                turn["cost_source"] = "recorded" if sources == {"recorded"} else None
 
     result = {}
-    for table, rows in zip(
-        TABLES, (projects, threads, turns, messages, calls, checkpoints, settings), strict=True
-    ):
+    everything = (projects, threads, turns, messages, calls, checkpoints, settings, model_calls)
+    for table, rows in zip(TABLES, everything, strict=True):
         columns = [info[1] for info in conn.execute(f"PRAGMA table_info({table})")]
         result[table] = {key: tuple(row[c] for c in columns) for key, row in rows.items()}
     return result
@@ -274,6 +324,18 @@ def test_reference_log_exercises_the_irregular_cases() -> None:
     assert one("SELECT count(*) FROM projection_messages WHERE text LIKE '%LOST%'") == 0
     assert one("SELECT count(*) FROM projection_projects WHERE deleted_at IS NOT NULL") >= 1
     assert one("SELECT count(*) FROM settings") >= 1
+    calls = "SELECT count(*) FROM projection_model_calls"
+    assert one(f"{calls} WHERE revision > 1") >= 1
+    assert one(f"{calls} WHERE turn_id IS NULL") >= 1
+    assert one(f"{calls} WHERE model_call_id = 'ghost.mc1'") == 0
+    turns = "SELECT count(*) FROM projection_turns"
+    assert one(f"{turns} WHERE model_calls > 0 AND status = 'running'") >= 1
+    assert one(f"{turns} WHERE model_calls = 0 AND input_tokens IS NOT NULL") >= 1
+    assert one(f"{turns} WHERE cost_source = 'partial'") >= 1
+    assert one(f"{turns} WHERE last_activity_at > coalesce(completed_at, started_at)") >= 1
+    assert one("SELECT count(*) FROM projection_threads WHERE parent_tool_call_id IS NOT NULL")
+    # th-0-0 is created with an empty model and takes its first call's.
+    assert one("SELECT model FROM projection_threads WHERE thread_id = 'th-0-0'") != ""
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -478,6 +540,7 @@ def table_key(table: str) -> str:
         "projection_tool_calls": "tool_call_id",
         "checkpoints": "checkpoint_id",
         "settings": "key",
+        "projection_model_calls": "model_call_id",
     }[table]
 
 
@@ -854,3 +917,243 @@ def test_tool_category_table_is_consistent() -> None:
     for name, category in TOOL_CATEGORIES.items():
         by_lower.setdefault(name.lower(), set()).add(category)
     assert all(len(found) == 1 for found in by_lower.values()), by_lower
+
+
+# --------------------------------------------------------------------------- model calls
+
+
+def call(
+    call_id: str,
+    at: float,
+    *,
+    turn: str | None = "u",
+    thread: str = "t",
+    revision: int = 1,
+    tokens: int = 0,
+    cost: float | None = None,
+    source: str | None = None,
+    model: str | None = None,
+    requested: float | None = None,
+) -> ek.ModelCallCompleted:
+    return ek.ModelCallCompleted(
+        id=call_id,
+        thread_id=thread,
+        turn_id=turn,
+        model=model,
+        usage=ek.TokenUsage(input_tokens=tokens, output_tokens=tokens // 10),
+        cost_usd=cost,
+        cost_source=source,
+        requested_at=None if requested is None else ts(requested),
+        stop_reason="end_turn",
+        revision=revision,
+        at=ts(at),
+    )
+
+
+def test_a_model_call_is_held_by_its_greatest_revision_then_sequence(log) -> None:
+    store, conn = log
+    store.append(call("m", 3, revision=2, tokens=100, requested=2.5, model="opus"))
+    held = row(conn, "projection_model_calls", "m")
+    assert (held["revision"], held["input_tokens"], held["output_tokens"]) == (2, 100, 10)
+    assert held["duration_ms"] == 500.0 and held["requested_at"] == format_timestamp(ts(2.5))
+    assert held["completed_at"] == format_timestamp(ts(3))
+    store.append(call("m", 4, revision=1, tokens=999))  # a lower revision later: ignored
+    assert row(conn, "projection_model_calls", "m")["input_tokens"] == 100
+    store.append_all(
+        [
+            call("m", 3.5, revision=2, tokens=200),  # the same revision later: it holds
+            call("m", 5, revision=1, tokens=1),
+        ]
+    )
+    held = row(conn, "projection_model_calls", "m")
+    assert (held["input_tokens"], held["model"], held["duration_ms"]) == (200, None, None)
+    assert held["completed_at"] == format_timestamp(ts(3.5))
+    # A higher revision naming another turn and thread: applied, but they stay the first's.
+    store.append(call("m", 6, revision=3, tokens=300, turn="elsewhere", thread="nowhere"))
+    held = row(conn, "projection_model_calls", "m")
+    assert (held["thread_id"], held["turn_id"], held["revision"]) == ("t", "u", 3)
+    assert held["input_tokens"] == 300
+    assert row(conn, "projection_turns", "u")["input_tokens"] == 300
+    assert row(conn, "projection_turns", "elsewhere") is None
+    before = snapshot(conn)
+    ek.rebuild_projections(conn)
+    assert snapshot(conn) == before
+
+
+def test_a_turns_usage_is_the_sum_of_its_calls_and_cost_adds_up_in_id_order(log) -> None:
+    store, conn = log
+    # Added in id order (a, b, c) the costs give 0.6000000000000001; in log order, 0.6.
+    store.append_all([call("c", 2, tokens=30, cost=0.3, source="recorded")])
+    store.append_all([call("b", 3, tokens=20, cost=0.2, source="recorded")])
+    turn = row(conn, "projection_turns", "u")
+    assert (turn["status"], turn["model_calls"], turn["input_tokens"]) == ("running", 2, 50)
+    assert (turn["cost_usd"], turn["cost_source"]) == (0.5, "recorded")
+    store.append_all(
+        [
+            call("a", 4, tokens=10, cost=0.1, source="estimated"),
+            ek.TurnCompleted(
+                id="u",
+                thread_id="t",
+                outcome="success",
+                usage=ek.TokenUsage(input_tokens=7, output_tokens=7),
+                cost_usd=9.0,
+                cost_source="recorded",
+                at=ts(5),
+            ),
+        ]
+    )
+    turn = row(conn, "projection_turns", "u")
+    assert (turn["input_tokens"], turn["output_tokens"], turn["model_calls"]) == (60, 6, 3)
+    assert turn["cost_usd"] == (0.1 + 0.2) + 0.3 == 0.6000000000000001
+    assert turn["cost_source"] == "estimated" and turn["status"] == "success"
+    store.append(call("d", 6, tokens=40))  # unpriced: the cost is a lower bound
+    turn = row(conn, "projection_turns", "u")
+    assert (turn["input_tokens"], turn["cost_source"]) == (100, "partial")
+    assert turn["cost_usd"] == 0.6000000000000001
+    assert turn["last_activity_at"] == format_timestamp(ts(6))
+
+
+def test_a_turn_without_calls_takes_its_completions_usage_and_unpriced_calls_have_no_cost(
+    log,
+) -> None:
+    store, conn = log
+    store.append_all(
+        [
+            ek.TurnStarted(id="v", thread_id="t", at=ts(2)),
+            call("v1", 3, turn="v", tokens=10),
+            call("v2", 4, turn="v", tokens=10, source="estimated"),  # a source, no cost
+            ek.TurnCompleted(
+                id="u",
+                thread_id="t",
+                outcome="success",
+                usage=ek.TokenUsage(input_tokens=7, cache_read_tokens=3),
+                cost_usd=0.25,
+                cost_source="recorded",
+                at=ts(5),
+            ),
+        ]
+    )
+    u = row(conn, "projection_turns", "u")
+    assert (u["input_tokens"], u["cache_read_tokens"], u["cost_usd"]) == (7, 3, 0.25)
+    assert (u["cost_source"], u["model_calls"]) == ("recorded", 0)
+    v = row(conn, "projection_turns", "v")
+    assert (v["input_tokens"], v["cost_usd"], v["cost_source"], v["model_calls"]) == (
+        20,
+        None,
+        None,
+        2,
+    )
+
+
+def test_model_calls_before_their_turn_count_when_it_starts() -> None:
+    conn = ek.open_or_create_db(":memory:")
+    store = ek.EventStore(conn)
+    store.append_all(
+        [
+            call("lost", 0, turn="v", tokens=1, revision=2),  # before its thread: ignored
+            ek.ThreadCreated(id="t", project_id="p", title="a", provider="x", model="m", at=T0),
+            call("early1", 1, turn="v", tokens=10, cost=0.5, source="recorded"),
+        ]
+    )
+    store.append_all([call("early2", 2, turn="v", tokens=20, cost=0.25, source="recorded")])
+    store.append_all(
+        [
+            call("loose", 2.5, turn=None, tokens=5),  # no turn: counts for no turn
+            ek.TurnStarted(id="v", thread_id="t", at=ts(3)),
+            call("late", 4, turn="v", tokens=30, cost=0.125, source="recorded"),
+            call("lost", 5, turn="v", tokens=2),  # after its thread: this creates the call
+        ]
+    )
+    v = row(conn, "projection_turns", "v")
+    assert (v["model_calls"], v["input_tokens"], v["cost_source"]) == (4, 62, "partial")
+    assert v["cost_usd"] == 0.875 and v["last_activity_at"] == format_timestamp(ts(5))
+    assert row(conn, "projection_model_calls", "lost")["revision"] == 1
+    assert row(conn, "projection_model_calls", "loose")["turn_id"] is None
+    assert row(conn, "projection_threads", "t")["turn_count"] == 1
+    before = snapshot(conn)
+    ek.rebuild_projections(conn)
+    assert snapshot(conn) == before
+
+
+def test_last_activity_is_the_latest_event_naming_the_turn_after_it_started(log) -> None:
+    store, conn = log
+    store.append_all(
+        [
+            ek.MessageAdded(id="m", thread_id="t", turn_id="u", role="user", text="x", at=ts(5)),
+            ek.MessageDelta(id="m", thread_id="t", turn_id="u", delta="y", at=ts(3)),  # earlier
+            ek.ToolCallStarted(id="c", thread_id="t", turn_id="u", tool="Bash", input={}, at=ts(4)),
+            # In a thread that does not exist, naming the turn: ignored, yet activity.
+            ek.ToolCallCompleted(
+                id="c", thread_id="nowhere", turn_id="u", status="ok", output="", at=ts(8)
+            ),
+        ]
+    )
+    assert row(conn, "projection_turns", "u")["last_activity_at"] == format_timestamp(ts(8))
+    store.append_all(
+        [
+            ek.TurnStarted(id="v", thread_id="t", at=ts(20)),
+            ek.TurnCompleted(id="u", thread_id="t", outcome="success", at=ts(9)),
+            ek.TurnCompleted(id="u", thread_id="t", outcome="error", at=ts(11)),  # ignored
+            ek.TurnStarted(id="u", thread_id="t", at=ts(30)),  # a second start: not activity
+            ek.MessageAdded(id="m2", thread_id="t", turn_id="v", role="user", text="", at=ts(2)),
+        ]
+    )
+    u = row(conn, "projection_turns", "u")
+    assert u["last_activity_at"] == format_timestamp(ts(11)) and u["status"] == "success"
+    v = row(conn, "projection_turns", "v")
+    assert v["last_activity_at"] == format_timestamp(ts(20))  # its start is later
+
+
+def test_a_thread_created_without_a_model_takes_its_first_calls() -> None:
+    conn = ek.open_or_create_db(":memory:")
+    store = ek.EventStore(conn)
+    store.append_all(
+        [
+            call("before", 0, thread="t", model="too-early"),
+            ek.ThreadCreated(id="t", project_id="p", title="a", provider="x", model="", at=T0),
+            ek.ThreadCreated(
+                id="s",
+                project_id="p",
+                title="sub",
+                provider="x",
+                model="m",
+                parent_thread_id="t",
+                parent_tool_call_id="toolu_1",
+                at=T0,
+            ),
+            call("c1", 1, thread="t", model=None),
+            call("c2", 2, thread="t", model=""),
+        ]
+    )
+    assert row(conn, "projection_threads", "t")["model"] == ""
+    store.append_all(
+        [
+            call("c1", 3, thread="t", model="opus", revision=1),
+            call("c3", 4, thread="t", model="sonnet"),
+            call("s1", 5, thread="s", model="other", turn=None),
+        ]
+    )
+    assert row(conn, "projection_threads", "t")["model"] == "opus"
+    sub = row(conn, "projection_threads", "s")
+    assert (sub["model"], sub["parent_tool_call_id"]) == ("m", "toolu_1")
+
+
+def test_the_model_call_cases_give_the_rows_the_rules_say() -> None:
+    events = model_call_cases()
+    conn = ek.open_or_create_db(":memory:")
+    ek.EventStore(conn).append_all(events)
+    assert snapshot(conn) == reference(events, conn)
+    u1 = row(conn, "projection_turns", "u1")
+    # u1.early 40, u1.b held at revision 3 (120), u1.a by the later same revision (90),
+    # u1.late 10 and before-thread 5 (created by its restatement): five calls.
+    assert (u1["model_calls"], u1["input_tokens"], u1["cache_read_tokens"]) == (5, 265, 2650)
+    assert u1["cost_usd"] == (0.1 + 0.25) + 0.3 and u1["cost_source"] == "partial"
+    u2 = row(conn, "projection_turns", "u2")
+    assert (u2["model_calls"], u2["input_tokens"], u2["cost_usd"]) == (0, 1000, 0.5)
+    s1 = row(conn, "projection_turns", "s1")
+    assert (s1["status"], s1["input_tokens"], s1["cost_source"]) == ("running", 70, "estimated")
+    assert row(conn, "projection_threads", "t")["model"] == "opus"
+    assert row(conn, "projection_threads", "sub")["parent_tool_call_id"] == "toolu_task"
+    loose = row(conn, "projection_model_calls", "loose")
+    assert (loose["turn_id"], loose["model"]) == (None, "haiku")
+    assert row(conn, "projection_model_calls", "u1.ghost")["turn_id"] == "never-started"

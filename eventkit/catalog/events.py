@@ -259,7 +259,7 @@ def derived_id(at: datetime, *source_identity: object) -> str:
 
 
 class TokenUsage(BaseModel):
-    """Tokens of one model call (or of a turn). Total = input + cache_read + cache_write + output."""
+    """Tokens of one model call (or a turn). Total = input + cache_read + cache_write + output."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -517,6 +517,15 @@ THREAD_STREAM_FIELD: dict[str, str] = {
 }
 """Event types of a thread's stream -> the payload field naming the thread."""
 
+TURN_ACTIVITY_FIELD: dict[str, str] = {
+    "TurnCompleted": "id",
+    **{cls.event_type(): "turn_id" for cls in EVENT_CLASSES if "turn_id" in cls.model_fields},
+}
+"""Event types that name a turn after its start -> the payload field naming it (may be null).
+
+A turn's ``last_activity_at`` is the greatest ``at`` of these (``docs/semantics.md``).
+"""
+
 # `A | B | …` of EVENT_CLASSES, so a new variant is listed in one place.
 OrchestrationEvent = Annotated[
     functools.reduce(operator.or_, EVENT_CLASSES), Field(discriminator="type")
@@ -579,6 +588,8 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
     "SCHEMA_VERSION",
+    "THREAD_STREAM_FIELD",
+    "TURN_ACTIVITY_FIELD",
     "ApprovalResolved",
     "CheckpointCreated",
     "CheckpointRestored",

@@ -4,6 +4,13 @@ Migrations are the numbered ``NNN_name.sql`` files of the top-level ``migrations
 folder, shipped inside the wheel as ``eventkit/migrations``. Each is applied once,
 in order, in its own ``BEGIN IMMEDIATE`` transaction, and recorded with its name
 and SHA-256 in ``schema_migrations``.
+
+Migrations after ``001`` change the projection tables' shapes (``002`` adds the model
+calls and the columns derived from them), and a table's new column holds nothing of
+the events already in the log. So the transaction that applies the newest migration
+also empties the projection tables and replays the whole log into them: a log written
+by an older eventkit comes out of its first writer's open exactly as a log written by
+this one (``docs/semantics.md``, *Logs written before model calls*).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from pathlib import Path
 from eventkit.catalog.events import format_timestamp, new_id, utc_now
 from eventkit.errors import MigrationError, NewerSchemaError, NotAnEventLogError, sqlite_errors
 from eventkit.log.files import SQLITE_HEADER, resolve_log_path
+from eventkit.log.projections import replay_log
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -171,7 +179,11 @@ def _verify(applied: dict[int, tuple[str, str]], known: tuple[Migration, ...]) -
 
 
 def run_migrations(conn: sqlite3.Connection) -> list[str]:
-    """Apply pending migrations in order; idempotent. Returns the names applied."""
+    """Apply pending migrations in order; idempotent. Returns the names applied.
+
+    Applying the newest migration (beyond ``001``) rebuilds the projection tables from
+    the log in the same transaction.
+    """
     known = known_migrations()
     with sqlite_errors("reading schema_migrations"):
         _verify(applied_migrations(conn), known)
@@ -186,11 +198,17 @@ def run_migrations(conn: sqlite3.Connection) -> list[str]:
                 if migration.version not in applied:
                     _apply(conn, migration)
                     done.append(migration.name)
+                    if migration is known[-1] and migration.version > 1 and _has_events(conn):
+                        replay_log(conn)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
     return done
+
+
+def _has_events(conn: sqlite3.Connection) -> bool:
+    return conn.execute("SELECT 1 FROM events LIMIT 1").fetchone() is not None
 
 
 def _apply(conn: sqlite3.Connection, migration: Migration) -> None:

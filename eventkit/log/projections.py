@@ -95,6 +95,11 @@ def _project_log(conn: sqlite3.Connection, after: int, through: int | None = Non
 _FROM_MODEL: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "TurnCompleted": lambda f: {**f, "usage": vars(f["usage"])},
     "ApprovalResolved": lambda f: {**f, "requested_at": format_timestamp(f["requested_at"])},
+    "ModelCallCompleted": lambda f: {
+        **f,
+        "usage": vars(f["usage"]),
+        "requested_at": None if f["requested_at"] is None else format_timestamp(f["requested_at"]),
+    },
 }
 
 
@@ -168,6 +173,18 @@ def catch_up(conn: sqlite3.Connection) -> int:
     )
 
 
+def replay_log(conn: sqlite3.Connection) -> int:
+    """Empty the projection tables and replay the whole log, inside the caller's transaction.
+
+    For a migration that changes the tables' shapes; :func:`rebuild_projections` is
+    this in a transaction of its own. Returns how many events were read.
+    """
+    for table in TABLES:
+        conn.execute(f"DELETE FROM {table.name}")
+    _set_applied_through(conn, 0)
+    return _project_log(conn, 0)
+
+
 def rebuild_projections(conn: sqlite3.Connection) -> int:
     """Empty the projection tables and replay the whole log into them, in one transaction.
 
@@ -175,14 +192,7 @@ def rebuild_projections(conn: sqlite3.Connection) -> int:
     come out exactly as incremental projection leaves them.
     """
     conn = _connection(conn)
-
-    def rebuild() -> int:
-        for table in TABLES:
-            conn.execute(f"DELETE FROM {table.name}")
-        _set_applied_through(conn, 0)
-        return _project_log(conn, 0)
-
-    return _in_transaction(conn, rebuild, "rebuilding projections")
+    return _in_transaction(conn, lambda: replay_log(conn), "rebuilding projections")
 
 
-__all__ = ["PROJECTOR", "TABLES", "apply", "catch_up", "rebuild_projections"]
+__all__ = ["PROJECTOR", "TABLES", "apply", "catch_up", "rebuild_projections", "replay_log"]

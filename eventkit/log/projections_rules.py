@@ -15,11 +15,12 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from eventkit.catalog.events import EVENT_TYPES, THREAD_STREAM_FIELD
+from eventkit.catalog.events import EVENT_TYPES, THREAD_STREAM_FIELD, TURN_ACTIVITY_FIELD
 from eventkit.catalog.tool_categories import tool_category
 from eventkit.log.projections_tables import (
     CHECKPOINTS,
     MESSAGES,
+    MODEL_CALLS,
     PROJECTS,
     SETTINGS,
     TABLES,
@@ -40,6 +41,19 @@ _TOKEN_COLUMNS = (
     "reasoning_tokens",
 )
 
+_CALL_STATE = (
+    "model",
+    "requested_at",
+    "completed_at",
+    "duration_ms",
+    *_TOKEN_COLUMNS,
+    "cost_usd",
+    "cost_source",
+    "stop_reason",
+    "revision",
+)
+"""What the holding ModelCallCompleted of a call gives it (all but its key, thread and turn)."""
+
 
 # The entity rows an event may read or change: (table, payload field holding the key).
 # Turns of calls completed in a chunk are added once the calls are loaded.
@@ -56,6 +70,7 @@ _TOUCHES: dict[str, tuple[tuple[ProjectionTable, str], ...]] = {
     "ApprovalResolved": ((TOOL_CALLS, "tool_call_id"),),
     "CheckpointCreated": ((CHECKPOINTS, "id"),),
     "CheckpointRestored": ((CHECKPOINTS, "id"),),
+    "ModelCallCompleted": ((MODEL_CALLS, "id"),),
 }
 
 RawEvent = tuple[int, str, str, dict[str, Any]]
@@ -66,6 +81,50 @@ def _duration_ms(start: str, end: str) -> float:
     """``end - start`` in milliseconds: whole microseconds / 1000, as the rules define it."""
     micros = (datetime.fromisoformat(end) - datetime.fromisoformat(start)) // _MICROSECOND
     return micros / 1000
+
+
+def _call_state(p: dict[str, Any], at: str) -> dict[str, Any]:
+    """A call's columns as one ModelCallCompleted states them (see :data:`_CALL_STATE`)."""
+    usage = p.get("usage") or {}
+    requested = p.get("requested_at")
+    return {
+        "model": p.get("model"),
+        "requested_at": requested,
+        "completed_at": at,
+        "duration_ms": None if requested is None else _duration_ms(requested, at),
+        **{column: usage.get(column, 0) for column in _TOKEN_COLUMNS},
+        "cost_usd": p.get("cost_usd"),
+        "cost_source": p.get("cost_source"),
+        "stop_reason": p.get("stop_reason"),
+        "revision": p.get("revision", 1),
+    }
+
+
+def _sum_calls(turn: dict[str, Any], calls: list[dict[str, Any]]) -> None:
+    """A turn's token columns, cost and cost_source from its model calls (``model_call_id`` order).
+
+    The cost is added left to right in that order, so that every replay gets the same
+    float; it is the priced calls' sum, and ``partial`` says that some calls had none.
+    """
+    for column in _TOKEN_COLUMNS:
+        turn[column] = sum(call[column] for call in calls)
+    cost = None
+    sources = []
+    for call in calls:
+        if call["cost_usd"] is not None:
+            cost = call["cost_usd"] if cost is None else cost + call["cost_usd"]
+            sources.append(call["cost_source"])
+    turn["cost_usd"] = cost
+    if not sources:
+        turn["cost_source"] = None
+    elif len(sources) < len(calls):
+        turn["cost_source"] = "partial"
+    elif "estimated" in sources:
+        turn["cost_source"] = "estimated"
+    elif all(source == "recorded" for source in sources):
+        turn["cost_source"] = "recorded"
+    else:  # priced, of no stated source
+        turn["cost_source"] = None
 
 
 def _json_text(value: Any) -> str:
@@ -86,6 +145,11 @@ class Chunk(RowSet):
         # Tool calls created before their turn (counted when the turn is created):
         # turn_id -> [calls, errors], for turns this chunk may create.
         self.waiting: dict[str, list[int]] = {}
+        # Model calls by turn_id: every call of each turn the chunk's model calls or
+        # turn starts concern, loaded or created here.
+        self.calls_by_turn: dict[str, set[str]] = {}
+        # Turns whose usage is summed again from their calls once the chunk is applied.
+        self.resum: set[str] = set()
         self._load()
 
     # ------------------------------------------------------------------ load
@@ -98,10 +162,26 @@ class Chunk(RowSet):
             thread_field = THREAD_STREAM_FIELD.get(event_type)
             if thread_field is not None:
                 wanted[THREADS].add(payload[thread_field])
-        for table in (PROJECTS, THREADS, MESSAGES, TOOL_CALLS, CHECKPOINTS):
+            turn_field = TURN_ACTIVITY_FIELD.get(event_type)
+            if turn_field is not None and payload.get(turn_field) is not None:
+                wanted[TURNS].add(payload[turn_field])  # its last activity
+        for table in (PROJECTS, THREADS, MESSAGES, TOOL_CALLS, CHECKPOINTS, MODEL_CALLS):
             self.fetch(table, wanted[table])
         # A completion that fails a call counts against the call's own turn.
         wanted[TURNS].update(call["turn_id"] for call in self.rows[TOOL_CALLS].values())
+        # A model call is summed into its turn with the turn's other calls (a new call's
+        # turn is the one its event names); a turn starting here counts those before it.
+        call_turns = {call["turn_id"] for call in self.rows[MODEL_CALLS].values()}
+        call_turns.update(
+            p.get("turn_id") for _, t, _, p in self.events if t == "ModelCallCompleted"
+        )
+        call_turns.discard(None)
+        wanted[TURNS].update(call_turns)
+        call_turns.update(p["id"] for _, t, _, p in self.events if t == "TurnStarted")
+        self.fetch_where(MODEL_CALLS, "turn_id", call_turns)
+        for call in self.rows[MODEL_CALLS].values():
+            if call["turn_id"] is not None:
+                self.calls_by_turn.setdefault(call["turn_id"], set()).add(call["model_call_id"])
         self.fetch(TURNS, wanted[TURNS])
         started = {p["id"] for _, t, _, p in self.events if t == "TurnStarted"}
         new_turns = started - self.rows[TURNS].keys()
@@ -116,8 +196,8 @@ class Chunk(RowSet):
     # ------------------------------------------------------------------ apply
 
     def apply(self) -> None:
-        threads = self.rows[THREADS]
-        thread_dirty = self.dirty[THREADS]
+        threads, turns = self.rows[THREADS], self.rows[TURNS]
+        thread_dirty, turn_dirty = self.dirty[THREADS], self.dirty[TURNS]
         for _, event_type, at, payload in self.events:
             handler = RULES.get(event_type)
             if handler is None:  # a type this catalog does not know: skipped
@@ -130,6 +210,21 @@ class Chunk(RowSet):
                 if thread is not None and at > thread["updated_at"]:
                     thread["updated_at"] = at
                     thread_dirty.add(thread_id)
+            turn_field = TURN_ACTIVITY_FIELD.get(event_type)
+            if turn_field is not None:
+                # Only TurnStarted creates a turn, so a turn found here started before.
+                turn_id = payload.get(turn_field)
+                turn = turns.get(turn_id) if turn_id is not None else None
+                if turn is not None and at > turn["last_activity_at"]:
+                    turn["last_activity_at"] = at
+                    turn_dirty.add(turn_id)
+        calls = self.rows[MODEL_CALLS]
+        for turn_id in self.resum:
+            turn = turns.get(turn_id)
+            mine = self.calls_by_turn.get(turn_id)
+            if turn is not None and mine:
+                _sum_calls(turn, [calls[call_id] for call_id in sorted(mine)])
+                turn_dirty.add(turn_id)
 
     # projects
 
@@ -182,6 +277,7 @@ class Chunk(RowSet):
                 "deleted_at": None,
                 "turn_count": 0,
                 "message_count": 0,
+                "parent_tool_call_id": p.get("parent_tool_call_id"),
             },
         )
 
@@ -216,6 +312,9 @@ class Chunk(RowSet):
             return
         thread["turn_count"] += 1
         calls, errors = self.waiting.pop(turn_id, (0, 0))
+        model_calls = len(self.calls_by_turn.get(turn_id, ()))
+        if model_calls:
+            self.resum.add(turn_id)
         self.put(
             TURNS,
             {
@@ -236,6 +335,8 @@ class Chunk(RowSet):
                 "tool_calls": calls,
                 "tool_errors": errors,
                 "error": None,
+                "last_activity_at": at,
+                "model_calls": model_calls,
             },
         )
 
@@ -248,10 +349,11 @@ class Chunk(RowSet):
         turn["status"] = p["outcome"]
         turn["completed_at"] = at
         turn["duration_ms"] = _duration_ms(turn["started_at"], at)
-        for column in _TOKEN_COLUMNS:
-            turn[column] = usage.get(column, 0)
-        turn["cost_usd"] = p.get("cost_usd")
-        turn["cost_source"] = p.get("cost_source")
+        if not turn["model_calls"]:  # a turn with model calls has their sums
+            for column in _TOKEN_COLUMNS:
+                turn[column] = usage.get(column, 0)
+            turn["cost_usd"] = p.get("cost_usd")
+            turn["cost_source"] = p.get("cost_source")
         turn["error"] = p.get("error")
 
     def _count_call(self, turn_id: str, calls: int, errors: int) -> None:
@@ -368,6 +470,44 @@ class Chunk(RowSet):
         if checkpoint is not None:
             checkpoint["restored_at"] = at
 
+    # model calls
+
+    def model_call_completed(self, p: dict[str, Any], at: str) -> None:
+        thread = self.rows[THREADS].get(p["thread_id"])
+        if thread is not None and thread["model"] == "" and p.get("model"):
+            thread["model"] = p["model"]  # the first call naming a model, applied or not
+            self.dirty[THREADS].add(p["thread_id"])
+        call_id = p["id"]
+        call = self.rows[MODEL_CALLS].get(call_id)
+        if call is None:
+            if thread is None:
+                return
+            turn_id = p.get("turn_id")
+            self.put(
+                MODEL_CALLS,
+                {
+                    "model_call_id": call_id,
+                    "thread_id": p["thread_id"],
+                    "turn_id": turn_id,
+                    **_call_state(p, at),
+                },
+            )
+            if turn_id is not None:
+                self.calls_by_turn.setdefault(turn_id, set()).add(call_id)
+                turn = self.touch(TURNS, turn_id)
+                if turn is not None:
+                    turn["model_calls"] += 1
+                    self.resum.add(turn_id)
+            return
+        # A restatement: sequence order makes this event the latest, so it holds unless
+        # its revision is lower. thread_id and turn_id stay the first event's.
+        if p.get("revision", 1) < call["revision"]:
+            return
+        call.update(_call_state(p, at))
+        self.dirty[MODEL_CALLS].add(call_id)
+        if call["turn_id"] is not None:
+            self.resum.add(call["turn_id"])
+
     # settings: the last change wins, so nothing is read
 
     def setting_changed(self, p: dict[str, Any], at: str) -> None:
@@ -392,6 +532,7 @@ RULES: dict[str, Callable[[Chunk, dict[str, Any], str], None]] = {
     "CheckpointCreated": Chunk.checkpoint_created,
     "CheckpointRestored": Chunk.checkpoint_restored,
     "SettingChanged": Chunk.setting_changed,
+    "ModelCallCompleted": Chunk.model_call_completed,
 }
 assert RULES.keys() == EVENT_TYPES.keys(), "every catalog event needs a projection rule"
 

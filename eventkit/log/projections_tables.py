@@ -46,11 +46,15 @@ class ProjectionTable:
 
     @cached_property
     def select_sql(self) -> str:
+        return self.select_where(self.key)
+
+    def select_where(self, column: str) -> str:
+        """The rows whose ``column`` is in the one bound parameter, a JSON array."""
         # One bound JSON array instead of N placeholders: no variable limit, and one
         # cached statement whatever the batch size.
         return (
             f"SELECT {', '.join(self.columns)} FROM {self.name} "
-            f"WHERE {self.key} IN (SELECT value FROM json_each(?))"
+            f"WHERE {column} IN (SELECT value FROM json_each(?))"
         )
 
     @cached_property
@@ -77,6 +81,7 @@ MESSAGES = ProjectionTable(entities.MESSAGES)
 TOOL_CALLS = ProjectionTable(entities.TOOL_CALLS)
 CHECKPOINTS = ProjectionTable(entities.CHECKPOINTS)
 SETTINGS = ProjectionTable(entities.SETTINGS)
+MODEL_CALLS = ProjectionTable(entities.MODEL_CALLS)
 
 TABLES: tuple[ProjectionTable, ...] = (
     PROJECTS,
@@ -86,6 +91,7 @@ TABLES: tuple[ProjectionTable, ...] = (
     TOOL_CALLS,
     CHECKPOINTS,
     SETTINGS,
+    MODEL_CALLS,
 )
 """Every projection table (what a rebuild empties), one per declared entity."""
 assert [t.entity for t in TABLES] == list(entities.ENTITIES), "a projection table per entity"
@@ -112,6 +118,16 @@ class RowSet:
         for values in self.query(table.select_sql, keys):
             rows[values[0]] = dict(zip(columns, values, strict=True))
 
+    def fetch_where(self, table: ProjectionTable, column: str, values: set[str]) -> None:
+        """Load the table's rows whose ``column`` is one of ``values``; loaded rows stay."""
+        if not values:
+            return
+        columns = table.columns
+        rows = self.rows[table]
+        for found in self.query(table.select_where(column), values):
+            if found[0] not in rows:
+                rows[found[0]] = dict(zip(columns, found, strict=True))
+
     def store(self) -> None:
         """Write the changed rows back."""
         for table in TABLES:
@@ -137,6 +153,7 @@ class RowSet:
 __all__ = [
     "CHECKPOINTS",
     "MESSAGES",
+    "MODEL_CALLS",
     "PROJECTS",
     "SETTINGS",
     "TABLES",

@@ -60,6 +60,7 @@ DATASET_ENTITY_VIEWS: dict[str, Callable[..., str]] = {
     "tool_calls": replay.tool_calls_sql,
     "checkpoints": replay.checkpoints_sql,
     "settings": replay.settings_sql,
+    "model_calls": replay.model_calls_sql,
 }
 """A dataset's entity views (it has no projection tables): view -> its replay builder."""
 

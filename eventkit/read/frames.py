@@ -29,6 +29,7 @@ from eventkit.read.readers import events_table, session
 from eventkit.read.replay import (
     checkpoints_sql,
     messages_sql,
+    model_calls_sql,
     ordered,
     projects_sql,
     settings_sql,
@@ -146,10 +147,16 @@ def settings_df(src: object, as_of: object = None) -> pd.DataFrame:
     return _frame(settings_sql, src, as_of, "settings")
 
 
+def model_calls_df(src: object, as_of: object = None) -> pd.DataFrame:
+    """One row per model call, as its latest revision states it: tokens, cost, timing."""
+    return _frame(model_calls_sql, src, as_of, "model calls")
+
+
 __all__ = [
     "checkpoints_df",
     "events_df",
     "messages_df",
+    "model_calls_df",
     "projects_df",
     "settings_df",
     "threads_df",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from eventkit.catalog import entities
 from eventkit.catalog.columns import view_name
-from eventkit.catalog.events import THREAD_STREAM_FIELD
+from eventkit.catalog.events import THREAD_STREAM_FIELD, TURN_ACTIVITY_FIELD
 from eventkit.read.views import REPLAY_SCHEMA
 
 # ------------------------------------------------------------------ replay SQL
@@ -58,6 +58,36 @@ def _first(query: str, key: str = "id") -> str:
 
 def _ms(end: str, start: str) -> str:
     return f"(epoch_us({end}) - epoch_us({start})) / 1000.0"
+
+
+_TOKENS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+def _model_calls_cte(cond: str) -> str:
+    """CTEs ``call_created`` and ``model_calls``: each created model call as it holds.
+
+    A call is created by its first ModelCallCompleted in a thread that exists by then,
+    and held by the event of the greatest ``(revision, sequence)`` from that one on;
+    thread_id and turn_id are the creating event's.
+    """
+    held = ", ".join(f"h.usage_{t} AS {t}" for t in _TOKENS)
+    return f"""call_created AS ({_children_created("ModelCallCompleted", cond)}),
+call_held AS (
+    SELECT e.* FROM {_v("ModelCallCompleted", cond)} e
+    JOIN call_created c ON c.id = e.id AND c."sequence" <= e."sequence"
+    QUALIFY row_number() OVER (PARTITION BY e.id ORDER BY e.revision DESC, e."sequence" DESC)
+        = 1),
+model_calls AS (
+    SELECT c.id AS model_call_id, c.thread_id, c.turn_id, h.model, h.requested_at,
+        h.occurred_at AS completed_at, {_ms("h.occurred_at", "h.requested_at")} AS duration_ms,
+        {held}, h.cost_usd, h.cost_source, h.stop_reason, h.revision, c."sequence" AS _seq
+    FROM call_created c JOIN call_held h USING (id))"""
 
 
 def projects_sql(cond: str = "true") -> str:
@@ -111,20 +141,28 @@ messages AS (
 activity AS (
     SELECT s.thread_id AS id, max(s.occurred_at) AS last_at
     FROM ({stream}) s JOIN created c ON c.id = s.thread_id AND c.sequence < s.sequence
-    GROUP BY s.thread_id)
+    GROUP BY s.thread_id),
+first_model AS (
+    SELECT m.thread_id AS id, arg_min(m.model, m."sequence") AS model
+    FROM {_v("ModelCallCompleted", cond)} m
+    JOIN created c ON c.id = m.thread_id AND c.sequence < m.sequence
+    WHERE m.model <> '' GROUP BY m.thread_id)
 SELECT c.id AS thread_id, c.project_id, c.parent_thread_id,
-    coalesce(r.title, c.title) AS title, c.provider, c.model,
+    coalesce(r.title, c.title) AS title, c.provider,
+    CASE WHEN c.model = '' THEN coalesce(fm.model, c.model) ELSE c.model END AS model,
     CASE WHEN d.deleted_at IS NOT NULL THEN 'deleted'
          WHEN a.archived_at IS NOT NULL THEN 'archived' ELSE 'active' END AS status,
     c.occurred_at AS created_at,
     greatest(c.occurred_at, coalesce(act.last_at, c.occurred_at)) AS updated_at,
     a.archived_at, d.deleted_at,
     CAST(coalesce(t.n, 0) AS BIGINT) AS turn_count,
-    CAST(coalesce(m.n, 0) AS BIGINT) AS message_count, c."sequence" AS _seq
+    CAST(coalesce(m.n, 0) AS BIGINT) AS message_count,
+    c.parent_tool_call_id, c."sequence" AS _seq
 FROM created c
 LEFT JOIN renamed r USING (id) LEFT JOIN archived a USING (id)
 LEFT JOIN deleted d USING (id) LEFT JOIN turns t USING (id)
 LEFT JOIN messages m USING (id) LEFT JOIN activity act USING (id)
+LEFT JOIN first_model fm USING (id)
 """,
         keep=("_seq",),
     )
@@ -137,6 +175,15 @@ call_done AS ({_first(_after("ToolCallCompleted", "calls", cond))})"""
 
 
 def turns_sql(cond: str = "true") -> str:
+    named = " UNION ALL ".join(
+        f'SELECT {field} AS turn_id, "sequence", occurred_at FROM {_v(event_type, cond)}'
+        for event_type, field in TURN_ACTIVITY_FIELD.items()
+    )
+    # A turn with model calls has their sums; one without, its completion's usage.
+    usage = ",\n    ".join(
+        f"CASE WHEN u.n > 0 THEN u.{t} ELSE d.usage_{t} END AS {t}" for t in _TOKENS
+    )
+    sums = ", ".join(f"sum({t}) AS {t}" for t in _TOKENS)
     return entities.TURNS.select(
         f"""
 WITH started AS ({_children_created("TurnStarted", cond)}),
@@ -144,22 +191,46 @@ done AS ({_first(_after("TurnCompleted", "started", cond))}),
 {_tool_calls_ctes(cond)},
 call_counts AS (
     SELECT c.turn_id AS id, count(*) AS n, count(*) FILTER (WHERE d.status = 'error') AS errors
-    FROM calls c LEFT JOIN call_done d USING (id) GROUP BY c.turn_id)
+    FROM calls c LEFT JOIN call_done d USING (id) GROUP BY c.turn_id),
+{_model_calls_cte(cond)},
+call_usage AS (
+    SELECT turn_id AS id, count(*) AS n, {sums},
+        list_reduce(list(cost_usd ORDER BY model_call_id) FILTER (WHERE cost_usd IS NOT NULL),
+                    lambda a, b: a + b) AS cost_usd,
+        count(cost_usd) AS priced,
+        count(*) FILTER (WHERE cost_usd IS NOT NULL AND cost_source = 'estimated') AS estimated,
+        count(*) FILTER (WHERE cost_usd IS NOT NULL AND cost_source = 'recorded') AS recorded
+    FROM model_calls WHERE turn_id IS NOT NULL GROUP BY turn_id),
+activity AS (
+    SELECT a.turn_id AS id, max(a.occurred_at) AS last_at
+    FROM ({named}) a JOIN started s ON s.id = a.turn_id AND s.sequence < a.sequence
+    GROUP BY a.turn_id)
 SELECT s.id AS turn_id, s.thread_id, s.model,
     coalesce(d.outcome, 'running') AS status,
     s.occurred_at AS started_at, d.occurred_at AS completed_at,
     {_ms("d.occurred_at", "s.occurred_at")} AS duration_ms,
-    d.usage_input_tokens AS input_tokens, d.usage_output_tokens AS output_tokens,
-    d.usage_cache_read_tokens AS cache_read_tokens,
-    d.usage_cache_write_tokens AS cache_write_tokens,
-    d.usage_reasoning_tokens AS reasoning_tokens,
-    d.cost_usd, d.cost_source,
+    {usage},
+    CASE WHEN u.n > 0 THEN u.cost_usd ELSE d.cost_usd END AS cost_usd,
+    CASE WHEN u.n IS NULL THEN d.cost_source
+         WHEN u.priced = 0 THEN NULL
+         WHEN u.priced < u.n THEN 'partial'
+         WHEN u.estimated > 0 THEN 'estimated'
+         WHEN u.recorded = u.n THEN 'recorded' END AS cost_source,
     CAST(coalesce(n.n, 0) AS BIGINT) AS tool_calls,
     CAST(coalesce(n.errors, 0) AS BIGINT) AS tool_errors,
-    d.error, s."sequence" AS _seq
+    d.error,
+    greatest(s.occurred_at, coalesce(act.last_at, s.occurred_at)) AS last_activity_at,
+    CAST(coalesce(u.n, 0) AS BIGINT) AS model_calls, s."sequence" AS _seq
 FROM started s LEFT JOIN done d USING (id) LEFT JOIN call_counts n USING (id)
+LEFT JOIN call_usage u USING (id) LEFT JOIN activity act USING (id)
 """,
         keep=("_seq",),
+    )
+
+
+def model_calls_sql(cond: str = "true") -> str:
+    return entities.MODEL_CALLS.select(
+        f"WITH {_model_calls_cte(cond)} SELECT * FROM model_calls", keep=("_seq",)
     )
 
 
@@ -247,6 +318,7 @@ def ordered(rows: str) -> str:
 __all__ = [
     "checkpoints_sql",
     "messages_sql",
+    "model_calls_sql",
     "ordered",
     "projects_sql",
     "settings_sql",

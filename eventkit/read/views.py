@@ -5,7 +5,8 @@
   ``sequence, event_id, stream_id, stream_version, occurred_at`` then the model's
   columns from :mod:`eventkit.catalog.columns`, extracted from the payload with their types;
 - ``projects``, ``threads``, ``turns``, ``messages``, ``tool_calls``,
-  ``checkpoints``, ``settings`` over the projection tables;
+  ``checkpoints``, ``settings``, ``model_calls`` over the projection tables (a table a
+  log written before its migration lacks is an empty view; a missing column reads NULL);
 - the typed views as the entity replay reads them, in the ``replay`` schema;
 - a ``tool_categories`` table (tool name -> category) for joins.
 
@@ -201,12 +202,14 @@ def create_log_views(
         con.execute(f"CREATE OR REPLACE VIEW {quote_ident(view)} AS {body}")
     for entity in ENTITIES:
         present = log.tables.get(entity.table)
-        if not present:
-            continue
-        # Shaped by the declaration; a column an older log's table lacks reads as NULL.
-        missing = [c.name for c in entity.columns if c.name not in present]
-        extra = "".join(f", NULL AS {quote_ident(name)}" for name in missing)
-        rows = f"SELECT *{extra} FROM log.{quote_ident(entity.table)}"
+        if present:
+            # Shaped by the declaration; a column an older log's table lacks reads as NULL.
+            missing = [c.name for c in entity.columns if c.name not in present]
+            extra = "".join(f", NULL AS {quote_ident(name)}" for name in missing)
+            rows = f"SELECT *{extra} FROM log.{quote_ident(entity.table)}"
+        else:  # a table an older log lacks (it has no rows of that entity): empty
+            nulls = ", ".join(f"NULL AS {quote_ident(c.name)}" for c in entity.columns)
+            rows = f"SELECT {nulls} WHERE false"
         con.execute(f"CREATE OR REPLACE VIEW {quote_ident(entity.name)} AS {entity.select(rows)}")
     create_replay_views(con, {})
     create_tool_categories(con)
