@@ -50,7 +50,7 @@ HEADER_FIELDS = (
 )
 """Session fields kept in the thread's metadata (``summary`` becomes its title)."""
 
-MAX_DISPLAY_CHARS = 16 * 1024
+MAX_DISPLAY_CHARS = 4 * 1024
 """Longest text kept of a tool call's ``resultDisplay`` (in metadata)."""
 
 
