@@ -1,6 +1,7 @@
 """The Claude Code importer against real recordings and small synthetic variants.
 
 Expected numbers come from reading the fixtures independently with ``json``.
+Growing files, versions and traps are in ``test_import_claude_code_growing.py``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import eventkit as ek
+from eventkit.catalog.events import parse_timestamp
 from eventkit.importers.claude_code import import_claude_code
 
 REAL = Path(__file__).resolve().parent.parent / "data" / "fixtures" / "claude_code"
@@ -68,6 +71,24 @@ def write_jsonl(path: Path, lines: list[dict | str]) -> Path:
 # --------------------------------------------------------------------------- real logs
 
 
+def last_usage(lines: list[dict]) -> dict[str, dict]:
+    """Each response's usage, from the last top-level line of its message.id."""
+    last: dict[str, dict] = {}
+    for r in lines:
+        message = r.get("message") or {}
+        if r.get("type") == "assistant" and message.get("model") != "<synthetic>":
+            last[message["id"]] = message.get("usage") or {}
+    return last
+
+
+USAGE_KEYS = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "cache_read_tokens": "cache_read_input_tokens",
+    "cache_write_tokens": "cache_creation_input_tokens",
+}
+
+
 def test_agentcmd_tool_calls_pair_with_statuses_and_names(log_path: Path) -> None:
     report = import_claude_code(AGENTCMD, log_path, progress=False)
 
@@ -79,14 +100,11 @@ def test_agentcmd_tool_calls_pair_with_statuses_and_names(log_path: Path) -> Non
     started = payloads(log_path, "ToolCallStarted")
     completed = {e.id: e for e in payloads(log_path, "ToolCallCompleted")}
     assert Counter(e.tool for e in started) == Counter(uses.values())
-    assert set(completed) == {e.id for e in started}
-    by_source = {
-        s.metadata["source"]["tool_use_id"]: s.event for s in events(log_path, "ToolCallStarted")
-    }
+    assert {e.id for e in started} == set(uses) == set(completed)  # the toolu_ ids
     for use_id, is_error in results.items():
-        call = completed[by_source[use_id].id]
-        assert call.status == ("error" if is_error else "ok")
-        assert call.turn_id == by_source[use_id].turn_id
+        assert completed[use_id].status == ("error" if is_error else "ok")
+    turn_of = {e.id: e.turn_id for e in started}
+    assert all(completed[i].turn_id == turn_of[i] for i in uses)
     assert report.counts["tool calls"] == 27
     assert "tool calls without a result" not in report.counts
 
@@ -99,24 +117,31 @@ def test_agentcmd_thread_turns_and_messages(log_path: Path) -> None:
     first_model = next(r["message"]["model"] for r in lines if r["type"] == "assistant")
     prompts = [text for _, text in typed_prompts(lines)]
     (thread,) = payloads(log_path, "ThreadCreated")
-    assert thread.id == session
-    assert thread.provider == "claude-code"
-    assert thread.model == first_model
+    assert thread.id == session and thread.provider == "claude-code"
     assert thread.parent_thread_id is None
-    assert prompts[0].startswith(thread.title.rstrip("…"))
+    # Its first fact is the /clear command: no model or title known yet.
+    assert (thread.model, thread.title) == ("", "")
+    (row,) = ek.threads_df(log_path).to_dict("records")
+    assert row["model"] == first_model  # the read side takes the first model call's
+    assert prompts[0].startswith(row["title"].rstrip("…"))
     (project,) = payloads(log_path, "ProjectCreated")
     assert project.path == lines[1]["cwd"] and thread.project_id == project.id
 
     started = payloads(log_path, "TurnStarted")
     completed = payloads(log_path, "TurnCompleted")
     assert len(started) == len(prompts) == 3
-    # No line records stop_reason (version 2.0.27) and no turn_duration line follows
-    # the last turn, but the file ends with the model's text answer, no tool waiting.
-    assert [t.id for t in completed] == [t.id for t in started]
+    # Version 2.0.27 writes stop_reason null and no turn_duration line: the first two
+    # turns end at the next prompt; nothing marks the end of the last, which may go on.
+    assert [t.id for t in completed] == [t.id for t in started[:2]]
     assert {t.outcome for t in completed} == {"success"}
-    assert report.counts["turns left open"] == 0
-    last = events(log_path, "TurnCompleted")[-1]
-    assert last.metadata["completed_by"] == "final answer"
+    assert {e.metadata["completed_by"] for e in events(log_path, "TurnCompleted")} == {
+        "next prompt"
+    }
+    assert report.counts["turns left running (no end marker yet)"] == 1
+    turns = ek.turns_df(log_path).sort_values("started_at")
+    assert list(turns["status"]) == ["success", "success", "running"]
+    last_line = parse_timestamp(lines[-1]["timestamp"])
+    assert turns["last_activity_at"].iloc[-1] == pd.Timestamp(last_line)
 
     messages = payloads(log_path, "MessageAdded")
     user_texts = [m.text for m in messages if m.role == "user"]
@@ -127,47 +152,40 @@ def test_agentcmd_thread_turns_and_messages(log_path: Path) -> None:
     assert report.skipped["file-history-snapshot line"] == 7
 
 
-def test_agentcmd_usage_is_counted_once_per_response(log_path: Path) -> None:
+def test_agentcmd_usage_is_one_model_call_per_response(log_path: Path) -> None:
     import_claude_code(AGENTCMD, log_path, progress=False)
 
     lines = records(AGENTCMD)
     prompt_lines = [i for i, _ in typed_prompts(lines)]
-    first_turn = lines[prompt_lines[0] : prompt_lines[1]]
-    per_response: dict[str, dict] = {}
-    for r in first_turn:
-        if r["type"] == "assistant":
-            usage = r["message"]["usage"]
-            best = per_response.setdefault(r["message"]["id"], {})
-            for key in ("input_tokens", "output_tokens", "cache_read_input_tokens"):
-                best[key] = max(best.get(key, 0), usage.get(key, 0))
-    turn = payloads(log_path, "TurnCompleted")[0]
-    assert turn.usage.input_tokens == sum(u["input_tokens"] for u in per_response.values())
-    assert turn.usage.output_tokens == sum(u["output_tokens"] for u in per_response.values())
-    reads = sum(u["cache_read_input_tokens"] for u in per_response.values())
-    assert turn.usage.cache_read_tokens == reads
+    first_turn = last_usage(lines[prompt_lines[0] : prompt_lines[1]])
+    calls = ek.model_calls_df(log_path)
+    assert set(calls["model_call_id"]) == set(last_usage(lines))
+    turn = ek.turns_df(log_path).sort_values("started_at").iloc[0]
+    for column, key in USAGE_KEYS.items():
+        assert turn[column] == sum(u.get(key, 0) for u in first_turn.values()), column
+    # TurnCompleted carries no usage: the calls do.
+    assert all(t.usage == ek.TokenUsage() for t in payloads(log_path, "TurnCompleted"))
+    assert all(t.cost_usd is None for t in payloads(log_path, "TurnCompleted"))
 
 
 @pytest.mark.parametrize("path", [AGENTCMD, SPOTTER], ids=["agentcmd", "spotter"])
-def test_token_totals_are_usage_once_per_response(path: Path, log_path: Path) -> None:
+def test_session_totals_are_usage_once_per_response(path: Path, log_path: Path) -> None:
     """The session's totals: each message.id's usage, from its last line, summed."""
     import_claude_code(path, log_path, progress=False)
-    last: dict[str, dict] = {}
-    for r in records(path):
-        if r["type"] == "assistant" and not r.get("isSidechain"):
-            last[r["message"]["id"]] = r["message"]["usage"]
     session = records(path)[1]["sessionId"]
-    own = [t for t in payloads(log_path, "TurnCompleted") if t.thread_id == session]
-    for field, key in (
-        ("input_tokens", "input_tokens"),
-        ("output_tokens", "output_tokens"),
-        ("cache_read_tokens", "cache_read_input_tokens"),
-        ("cache_write_tokens", "cache_creation_input_tokens"),
-    ):
-        expected = sum(u.get(key) or 0 for u in last.values())
-        assert sum(getattr(t.usage, field) for t in own) == expected, field
+    expected = last_usage(records(path))
+    calls = ek.model_calls_df(log_path)
+    own = calls[calls["thread_id"] == session]
+    assert len(own) == len(expected)
+    turns = ek.turns_df(log_path)
+    turns = turns[turns["thread_id"] == session]
+    for column, key in USAGE_KEYS.items():
+        want = sum(u.get(key) or 0 for u in expected.values())
+        assert own[column].sum() == want, column
+        assert turns[column].sum() == want, column
 
 
-def test_a_session_cut_during_a_tool_call_leaves_its_last_turn_open(
+def test_a_session_cut_during_a_tool_call_leaves_its_last_turn_running(
     tmp_path: Path, log_path: Path
 ) -> None:
     lines = AGENTCMD.read_text().splitlines(keepends=True)
@@ -178,11 +196,15 @@ def test_a_session_cut_during_a_tool_call_leaves_its_last_turn_open(
     started = payloads(log_path, "TurnStarted")
     completed = payloads(log_path, "TurnCompleted")
     assert [t.id for t in completed] == [t.id for t in started[:-1]]
-    assert report.counts["turns left open"] == 1
-    # the rest of the file arrives: the turn completes, once
+    assert report.counts["turns left running (no end marker yet)"] == 1
+    assert report.counts["tool calls without a result"] == 1
+    waiting = ek.tool_calls_df(log_path).query("status == 'running'")
+    assert len(waiting) == 1  # written as started
+    # The rest of the file arrives: still no marker after the last answer.
     live.write_text("".join(lines))
     import_claude_code(live, log_path, progress=False)
-    assert len(payloads(log_path, "TurnCompleted")) == len(started)
+    assert len(payloads(log_path, "TurnCompleted")) == len(started) - 1
+    assert (ek.tool_calls_df(log_path)["status"] != "running").all()
 
 
 def test_spotter_subagent_becomes_a_child_thread(log_path: Path) -> None:
@@ -204,7 +226,9 @@ def test_spotter_subagent_becomes_a_child_thread(log_path: Path) -> None:
     assert set(threads) == {session, f"{session}/agent-{agent}"}
     child = threads[f"{session}/agent-{agent}"]
     assert child.parent_thread_id == session
-    assert child.model == progress[1]["data"]["message"]["message"]["model"]
+    assert child.parent_tool_call_id == progress[0]["parentToolUseID"]
+    frame = ek.threads_df(log_path).set_index("thread_id")
+    assert frame.loc[child.id, "model"] == progress[1]["data"]["message"]["message"]["model"]
     assert report.counts["subagent threads (progress lines)"] == 1
 
     in_child = [e for e in payloads(log_path) if getattr(e, "thread_id", None) == child.id]
@@ -214,16 +238,28 @@ def test_spotter_subagent_becomes_a_child_thread(log_path: Path) -> None:
     (prompt,) = [e for e in in_child if e.type == "MessageAdded" and e.role == "user"]
     assert prompt.text == progress[0]["data"]["prompt"]
     # The parent's Task result carries the subagent's final answer and ends its turn.
-    task_result = next(
+    task = next(
         r
         for r in lines
         if isinstance(r.get("toolUseResult"), dict) and "agentId" in r["toolUseResult"]
     )
-    (answer,) = [e for e in in_child if e.type == "MessageAdded" and e.role == "assistant"]
-    assert answer.text == task_result["toolUseResult"]["content"][0]["text"]
+    result = task["toolUseResult"]
+    answers = [e for e in in_child if e.type == "MessageAdded" and e.role == "assistant"]
+    assert answers[-1].text == result["content"][0]["text"]
     (done,) = [e for e in in_child if e.type == "TurnCompleted"]
     assert done.outcome == "success"
-    assert done.usage.output_tokens >= task_result["toolUseResult"]["usage"]["output_tokens"]
+    # Its usage: the progress lines' responses, once per message.id; toolUseResult.usage
+    # repeats the subagent's usage and is kept as the Task result's metadata only.
+    inner = last_usage([r["data"]["message"] for r in progress])
+    child_calls = ek.model_calls_df(log_path).query("thread_id == @child.id")
+    assert set(child_calls["model_call_id"]) == set(inner)
+    for column, key in USAGE_KEYS.items():
+        assert child_calls[column].sum() == sum(u.get(key) or 0 for u in inner.values())
+    use_id = task["message"]["content"][0]["tool_use_id"]
+    (stored,) = [s for s in events(log_path, "ToolCallCompleted") if s.event.id == use_id]
+    assert stored.metadata["subagent"]["usage"] == result["usage"]
+    assert report.counts["Task results without a subagent transcript"] == 1
+    assert any("has no transcript file" in w for w in report.warnings)
 
 
 def test_spotter_interrupted_turn_and_slash_command_prompt(log_path: Path) -> None:
@@ -240,6 +276,9 @@ def test_spotter_interrupted_turn_and_slash_command_prompt(log_path: Path) -> No
     ]
     assert prompts[0].startswith("/handgemacht:create-beads websearch")
     assert prompts[1] == "create the beads"
+    # The command became the first prompt, and its thread's title (a ThreadRenamed).
+    title = ek.threads_df(log_path).set_index("thread_id").loc[session, "title"]
+    assert prompts[0].startswith(title.rstrip("…"))
 
 
 def test_reimport_writes_nothing(log_path: Path) -> None:
@@ -268,31 +307,27 @@ def test_replay_of_imported_log_validates(log_path: Path) -> None:
         assert s.metadata["source"]["format"] == "claude-code"
 
 
-def test_ids_do_not_collide_across_sessions(tmp_path: Path, log_path: Path) -> None:
+def test_a_session_copied_into_another_file_counts_its_responses_once(
+    tmp_path: Path, log_path: Path
+) -> None:
+    """A resumed session's file can repeat earlier lines under a new sessionId: the
+    copy is a thread of its own, but its responses and tool calls (the same msg_/toolu_
+    ids) are the original's and count once."""
     copy = tmp_path / "copy.jsonl"
     session = records(AGENTCMD)[1]["sessionId"]
-    copy.write_text(AGENTCMD.read_text().replace(session, "00000000-0000-4000-8000-000000000000"))
-    single = import_claude_code(AGENTCMD, tmp_path / "single.db", progress=False)
-    both = import_claude_code([AGENTCMD, copy], log_path, progress=False)
+    other = "00000000-0000-4000-8000-000000000000"
+    copy.write_text(AGENTCMD.read_text().replace(session, other))
+    single = tmp_path / "single.db"
+    import_claude_code(AGENTCMD, single, progress=False)
+    import_claude_code([AGENTCMD, copy], log_path, progress=False)
 
     assert len(payloads(log_path, "ThreadCreated")) == 2
     assert len(payloads(log_path, "ProjectCreated")) == 1  # same cwd: one project
-    assert both.events_written == 2 * single.events_written - 1
-
-
-def test_growing_file_reimports_without_conflict(tmp_path: Path, log_path: Path) -> None:
-    lines = SPOTTER.read_text().splitlines(keepends=True)
-    live = tmp_path / "live.jsonl"
-    for cut in range(5, len(lines), 9):
-        live.write_text("".join(lines[:cut]))
-        import_claude_code(live, log_path, progress=False)
-    live.write_text("".join(lines))
-    import_claude_code(live, log_path, progress=False)
-
-    fresh = tmp_path / "fresh.db"
-    import_claude_code(live, fresh, progress=False)
-    for kind in ("ToolCallStarted", "ToolCallCompleted", "MessageAdded", "TurnCompleted"):
-        assert len(payloads(log_path, kind)) == len(payloads(fresh, kind)), kind
+    both, alone = ek.model_calls_df(log_path), ek.model_calls_df(single)
+    assert len(both) == len(alone)
+    assert both["output_tokens"].sum() == alone["output_tokens"].sum()
+    assert len(ek.tool_calls_df(log_path)) == len(ek.tool_calls_df(single))
+    assert len(ek.turns_df(log_path)) == 2 * len(ek.turns_df(single))
 
 
 # --------------------------------------------------------------------------- synthetic variants
@@ -305,10 +340,16 @@ def test_tree_maps_variants(log_path: Path) -> None:
     threads = {t.id: t for t in payloads(log_path, "ThreadCreated")}
     child_id = f"{SESSION_A}/agent-a1b2c3d"
     assert set(threads) == {SESSION_A, SESSION_B, child_id}
-    assert threads[SESSION_A].title == "Fix the checkout total"  # the summary line
-    assert threads[SESSION_B].title == "Add a test for discounts."
+    frame = ek.threads_df(log_path).set_index("thread_id")
+    # The summary line names a record of this file (its leafUuid): it titles the session
+    # once that record is read, after the first prompt did.
+    assert frame.loc[SESSION_A, "title"] == "Fix the checkout total"
+    renames = [e.title for e in payloads(log_path, "ThreadRenamed") if e.id == SESSION_A]
+    assert renames == ["The checkout total ignores discounts; fix it.", "Fix the checkout total"]
+    assert frame.loc[SESSION_B, "title"] == "Add a test for discounts."
     assert threads[child_id].parent_thread_id == SESSION_A
-    assert threads[child_id].model == "claude-haiku-4-5-20251001"
+    assert threads[child_id].parent_tool_call_id == "toolu_A4"  # the Task with its prompt
+    assert frame.loc[child_id, "model"] == "claude-haiku-4-5-20251001"
     assert report.counts["subagent threads (subagent file)"] == 1
     # The subagent file exists, so the session's progress lines are not used for it.
     assert report.skipped["progress: agent_progress (subagent file imported instead)"] == 1
@@ -330,8 +371,10 @@ def test_tree_maps_variants(log_path: Path) -> None:
     assert [t.outcome for t in turns[SESSION_A]] == ["interrupted", "success", "error"]
     assert turns[SESSION_A][2].error == "API Error: 529 Overloaded"
     assert [t.outcome for t in turns[child_id]] == ["success"]  # end_turn
-    # no end_turn, but the file ends with the model's answer: completed
-    assert [t.outcome for t in turns[SESSION_B]] == ["success"]
+    # no end marker after the model's answer: the session may go on, its turn runs
+    assert SESSION_B not in turns
+    running = ek.turns_df(log_path).query("thread_id == @SESSION_B")
+    assert list(running["status"]) == ["running"] and running["output_tokens"].iloc[0] > 0
     assert report.skipped["user: local command (no model response)"] == 1  # /clear
     assert report.skipped["assistant: thinking block"] == 1
 
@@ -374,13 +417,18 @@ def test_usage_summed_once_per_message_id(tmp_path: Path, log_path: Path) -> Non
     )
     import_claude_code(path, log_path, progress=False)
 
-    # msg_1: the largest of each counter over its three lines; plus msg_2.
-    (turn,) = payloads(log_path, "TurnCompleted")
-    assert turn.usage == ek.TokenUsage(
-        input_tokens=7, output_tokens=100, cache_read_tokens=300, cache_write_tokens=10
-    )
+    # msg_1: its last line's counts (of three); plus msg_2.
+    (turn,) = ek.turns_df(log_path).to_dict("records")
+    got = {k: turn[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens")}
+    assert got == {"input_tokens": 7, "output_tokens": 100, "cache_read_tokens": 300}
+    assert turn["cache_write_tokens"] == 10
+    calls = ek.model_calls_df(log_path).set_index("model_call_id")
+    assert list(calls.index) == ["msg_1", "msg_2"]
+    assert list(calls["revision"]) == [3, 1]  # lines seen of each response
+    assert list(calls["output_tokens"]) == [70, 30]
     (stored,) = events(log_path, "TurnCompleted")
-    assert stored.metadata["responses"] == 2
+    assert stored.event.usage == ek.TokenUsage()  # usage is the calls'
+    assert stored.metadata["model_calls"] == 2
     assert stored.metadata["thinking"] == {"blocks": 1, "chars": 2}
 
 
@@ -417,6 +465,7 @@ def test_progress_lines_used_without_subagent_file(tmp_path: Path, log_path: Pat
     child_id = f"{SESSION_A}/agent-a1b2c3d"
     (child,) = [t for t in payloads(log_path, "ThreadCreated") if t.id == child_id]
     assert child.parent_thread_id == SESSION_A
+    assert child.parent_tool_call_id == "toolu_A4"  # named by the progress line
     assert report.counts["subagent threads (progress lines)"] == 1
     texts = [
         (m.role, m.text) for m in payloads(log_path, "MessageAdded") if m.thread_id == child_id
@@ -426,7 +475,13 @@ def test_progress_lines_used_without_subagent_file(tmp_path: Path, log_path: Pat
         ("assistant", "discount is used in cart.py:12"),
     ]
     (done,) = [t for t in payloads(log_path, "TurnCompleted") if t.thread_id == child_id]
-    assert done.outcome == "success" and done.usage.output_tokens == 12
+    assert done.outcome == "success"
+    # The Task result's usage repeats the subagent's: metadata, not a second count. The
+    # progress lines hold no response here, so the subagent has no model call.
+    assert ek.model_calls_df(log_path).query("thread_id == @child_id").empty
+    (task,) = [s for s in events(log_path, "ToolCallCompleted") if s.event.id == "toolu_A4"]
+    assert task.metadata["subagent"]["usage"]["output_tokens"] == 12
+    assert report.counts["Task results without a subagent transcript"] == 1
 
 
 def test_metadata_keeps_source_and_context(log_path: Path) -> None:

@@ -219,13 +219,50 @@ def turn_rows(log: Path) -> list[tuple[ek.StoredEvent, str | None]]:
         return [(s, models[s.event.id]) for s in store.replay_all(types=["TurnCompleted"])]
 
 
-@pytest.mark.parametrize("importer", ["claude-code", "codex"])
-def test_imported_turns_carry_the_estimate_of_their_usage(tmp_path: Path, importer: str) -> None:
+def call_rows(log: Path) -> list[ek.StoredEvent]:
+    """Every ModelCallCompleted: where an importer that records calls puts costs."""
+    with ek.EventStore.open(log) as store:
+        return list(store.replay_all(types=["ModelCallCompleted"]))
+
+
+def priced_rows(log: Path) -> list[tuple[str, float | None]]:
+    """(event id, cost) of every event carrying a cost: model calls and turns."""
+    with ek.EventStore.open(log) as store:
+        kinds = ["ModelCallCompleted", "TurnCompleted"]
+        return [(s.event_id, s.event.cost_usd) for s in store.replay_all(types=kinds)]
+
+
+def test_imported_model_calls_carry_the_estimate_of_their_usage(tmp_path: Path) -> None:
     log = tmp_path / "log.db"
-    if importer == "claude-code":
-        report = import_claude_code(CLAUDE, log, progress=False)
-    else:
-        report = import_codex(CODEX, log, progress=False)
+    report = import_claude_code(CLAUDE, log, progress=False)
+
+    rows = call_rows(log)
+    assert rows and report.cost_sources == {"estimated": len(rows)}
+    assert report.unpriced_models == {} and report.prices_as_of == pricing.PRICES_AS_OF
+    priced = 0
+    for stored in rows:
+        call = stored.event
+        assert call.cost_source == "estimated"
+        cost_meta = stored.metadata["cost"]
+        assert cost_meta["prices_as_of"] == pricing.PRICES_AS_OF
+        priced += call.usage.total_tokens > 0
+        table_id = cost_meta["priced_as"]
+        assert pricing.PRICES.resolve(call.model) == table_id
+        one_hour = cost_meta.get("cache_write_1h_tokens", 0)
+        assert call.cost_usd == pytest.approx(expected_cost(table_id, call.usage, one_hour))
+        assert call.cost_usd == pytest.approx(
+            pricing.estimate_cost(call.model, call.usage, cache_write_1h_tokens=one_hour)
+        )
+    assert priced >= 4
+    expected = f"model call costs: {len(rows)} estimated (prices as of {pricing.PRICES_AS_OF})"
+    assert expected in str(report)
+    # Turns of a writer that records calls carry no cost of their own.
+    assert {s.event.cost_usd for s, _ in turn_rows(log)} == {None}
+
+
+def test_imported_codex_turns_carry_the_estimate_of_their_usage(tmp_path: Path) -> None:
+    log = tmp_path / "log.db"
+    report = import_codex(CODEX, log, progress=False)
 
     rows = turn_rows(log)
     assert rows and report.cost_sources == {"estimated": len(rows)}
@@ -242,13 +279,8 @@ def test_imported_turns_carry_the_estimate_of_their_usage(tmp_path: Path, import
         priced += 1
         (table_id,) = cost_meta["priced_as"]
         assert pricing.PRICES.resolve(model) == table_id
-        one_hour = cost_meta.get("cache_write_1h_tokens", 0)
-        assert turn.cost_usd == pytest.approx(expected_cost(table_id, turn.usage, one_hour))
-        assert turn.cost_usd == pytest.approx(
-            pricing.estimate_cost(model, turn.usage, cache_write_1h_tokens=one_hour)
-        )
+        assert turn.cost_usd == pytest.approx(expected_cost(table_id, turn.usage, 0))
     assert priced >= 4
-    assert f"turn costs: {len(rows)} estimated (prices as of {pricing.PRICES_AS_OF})" in str(report)
 
 
 def test_claude_code_one_hour_cache_writes_are_counted_from_the_log(tmp_path: Path) -> None:
@@ -262,9 +294,9 @@ def test_claude_code_one_hour_cache_writes_are_counted_from_the_log(tmp_path: Pa
         if record.get("type") == "assistant" and not record.get("isSidechain"):
             creation = (message.get("usage") or {}).get("cache_creation") or {}
             value = creation.get("ephemeral_1h_input_tokens", 0)
-            one_hour[message["id"]] = max(one_hour.get(message["id"], 0), value)
+            one_hour[message["id"]] = value  # the response's last line
     session = json.loads(spotter.read_text().splitlines()[1])["sessionId"]
-    in_session = [s for s, _ in turn_rows(log) if s.event.thread_id == session]
+    in_session = [s for s in call_rows(log) if s.event.thread_id == session]
     recorded = sum(s.metadata["cost"].get("cache_write_1h_tokens", 0) for s in in_session)
     assert recorded == sum(one_hour.values()) > 0
 
@@ -273,17 +305,17 @@ def test_reimport_writes_nothing_and_keeps_costs(tmp_path: Path) -> None:
     log = tmp_path / "log.db"
     import_claude_code(CLAUDE, log, progress=False)
     import_codex(CODEX, log, progress=False)
-    before = [(s.event_id, s.event.cost_usd) for s, _ in turn_rows(log)]
+    before = priced_rows(log)
 
     again = [import_claude_code(CLAUDE, log, progress=False), import_codex(CODEX, log)]
     assert [r.events_written for r in again] == [0, 0]
-    assert [(s.event_id, s.event.cost_usd) for s, _ in turn_rows(log)] == before
+    assert priced_rows(log) == before
 
     # A fresh log gets the same ids and the same costs: the estimate is deterministic.
     fresh = tmp_path / "fresh.db"
     import_claude_code(CLAUDE, fresh, progress=False)
     import_codex(CODEX, fresh, progress=False)
-    assert [(s.event_id, s.event.cost_usd) for s, _ in turn_rows(fresh)] == before
+    assert priced_rows(fresh) == before
 
 
 def test_a_newer_price_table_does_not_conflict_with_stored_turns(
@@ -292,7 +324,7 @@ def test_a_newer_price_table_does_not_conflict_with_stored_turns(
     log = tmp_path / "log.db"
     import_claude_code(CLAUDE, log, progress=False)
     import_codex(CODEX, log, progress=False)
-    before = [(s.event_id, s.event.cost_usd) for s, _ in turn_rows(log)]
+    before = priced_rows(log)
 
     doubled = json.loads(json.dumps(TABLE))
     for entry in doubled["models"].values():
@@ -304,7 +336,7 @@ def test_a_newer_price_table_does_not_conflict_with_stored_turns(
 
     assert [r.events_written for r in reports] == [0, 0]
     assert not [w for r in reports for w in r.warnings if "differs" in w]
-    assert [(s.event_id, s.event.cost_usd) for s, _ in turn_rows(log)] == before
+    assert priced_rows(log) == before
 
 
 # --------------------------------------------------------------------------- unknown and recorded
@@ -338,14 +370,14 @@ def test_unknown_claude_model_leaves_cost_empty_and_is_reported(tmp_path: Path) 
     path = claude_session(tmp_path / "s.jsonl", "claude-imaginary-9")
     report = import_claude_code(path, tmp_path / "log.db", progress=False)
 
-    turns = [s for s, _ in turn_rows(tmp_path / "log.db")]
-    assert len(turns) == 2
-    for stored in turns:
+    calls = call_rows(tmp_path / "log.db")
+    assert len(calls) == 2
+    for stored in calls:
         assert stored.event.cost_usd is None and stored.event.cost_source is None
-        assert stored.metadata["cost"] == {"unpriced_models": ["claude-imaginary-9"]}
+        assert stored.metadata["cost"] == {"unpriced_model": "claude-imaginary-9"}
     assert report.unpriced_models == {"claude-imaginary-9": 2}
     assert report.cost_sources == {}
-    line = "no price for model claude-imaginary-9 (2 turn(s)): cost left empty"
+    line = "no price for model claude-imaginary-9 (2 model call(s)): cost left empty"
     assert f"warning: {line}" in str(report)
     assert report.as_dict()["unpriced_models"] == {"claude-imaginary-9": 2}
     assert line in report.as_dict()["warnings"]
@@ -360,15 +392,15 @@ def test_unknown_codex_model_leaves_cost_empty_and_is_reported(tmp_path: Path) -
     turns = [s.event for s, _ in turn_rows(tmp_path / "log.db")]
     assert len(turns) == 2 and {t.cost_usd for t in turns} == {None}
     assert report.unpriced_models == {"gpt-imaginary-1": 2}
-    assert "no price for model gpt-imaginary-1 (2 turn(s)): cost left empty" in str(report)
+    assert "no price for model gpt-imaginary-1 (2 model call(s)): cost left empty" in str(report)
 
 
 def test_recorded_cost_wins(tmp_path: Path) -> None:
     path = claude_session(tmp_path / "s.jsonl", "claude-sonnet-4-5", cost_usd=0.25)
     report = import_claude_code(path, tmp_path / "log.db", progress=False)
 
-    turns = [s.event for s, _ in turn_rows(tmp_path / "log.db")]
-    # One response per turn (the second's two lines share msg_2): 0.25 each, not 0.5.
-    assert [(t.cost_usd, t.cost_source) for t in turns] == [(0.25, "recorded")] * 2
+    calls = [s.event for s in call_rows(tmp_path / "log.db")]
+    # One call per response (the second's two lines share msg_2): 0.25 each, not 0.5.
+    assert [(c.cost_usd, c.cost_source) for c in calls] == [(0.25, "recorded")] * 2
     assert report.cost_sources == {"recorded": 2} and report.prices_as_of is None
-    assert re.search(r"turn costs: 2 recorded$", str(report), re.M)
+    assert re.search(r"model call costs: 2 recorded$", str(report), re.M)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from argparse import Namespace
 
-from eventkit.cli.errors import FINDINGS, OK, UsageError
+from eventkit.cli.errors import FINDINGS, OK
 from eventkit.cli.output import Record, Result, Sections, Table, format_table
 from eventkit.cli.registry import Arg, Command, OneOf, arg
 
@@ -93,12 +93,7 @@ def import_(args: Namespace) -> Result:
     from eventkit import importers
 
     importer = getattr(importers, IMPORTERS[args.format])
-    paths = args.paths or None
-    if args.format == "t3code" and paths:
-        if len(paths) > 1:
-            raise UsageError("t3code imports one state.sqlite at a time")
-        paths = paths[0]
-    report = importer(paths, args.log)
+    report = importer(args.paths or None, args.log)
     return Result(Record(report.as_dict()), str(report))
 
 

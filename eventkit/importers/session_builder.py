@@ -45,19 +45,23 @@ parent_tool_call_id=None, metadata=None) -> ThreadState``
     The thread, written (with its project) the first time it is named in this import.
 ``find_thread(thread_id)``, ``rename_thread(thread, title, at=, source=, key=)``,
 ``title_of(text)``
-``start_turn(thread, key, at=, source=, prompt=None, model=None, metadata=None)``,
+``start_turn(thread, key, at=, source=, prompt=None, model=None, metadata=None,
+turn_id=None)``,
 ``ensure_turn(thread, key, at=, source=)`` (a turn without a prompt, if none is open),
 ``end_turn(thread, reason=, at=None, source=None, outcome=None, error=None, metadata=None)``,
 ``set_turn_error(thread, error)``, ``touch(thread, at, source)``
-``message(thread, key, role=, text=, at=, source=, metadata=None) -> message id``,
+``message(thread, key, role=, text=, at=, source=, metadata=None, message_id=None)``,
 ``message_delta(thread, message_id, key, delta=, at=, source=)``
 ``tool_started(thread, call_id, tool=, input=, at=, source=, metadata=None, input_raw=False,
 turn_id=None)``,
 ``tool_completed(thread, call_id, status=, output=, at=, source=, metadata=None)``,
-``approval(thread, call_id, approval_id, decision=, requested_at=, at=, source=)``
+``tool_call(thread, call_id)`` (the call if it started), ``approval(thread, call_id,
+approval_id, decision=, requested_at=, at=, source=)``
 ``model_call(thread, call_id, at=, source=, model=, usage=, stop_reason=None,
 requested_at=None, recorded_cost_usd=None, cache_write_1h_tokens=0, final=False,
-metadata=None, revision=None)``
+metadata=None, revision=None)``, ``close_model_calls(thread)`` (the source says the open one
+is complete)
+``entity_id(at, *key)``: a deterministic id for an entity the source does not name
 ``end_file()`` after each file (writes the calls still open), ``finish()`` at the end.
 """
 
@@ -279,13 +283,16 @@ class SessionBuilder:
         prompt: str | None = None,
         model: str | None = None,
         metadata: dict[str, Any] | None = None,
+        turn_id: str | None = None,
     ) -> TurnState:
         """A new turn (ending the open one as ``next prompt``), with its prompt as a message.
 
-        The prompt of an untitled thread becomes its title (ThreadRenamed).
+        ``turn_id``: the source's own id for the turn (Codex ``turn_id``), else one is
+        derived from ``key``. The prompt of an untitled thread becomes its title
+        (ThreadRenamed).
         """
         self.end_turn(thread, reason="next prompt")
-        turn_id = derived_id(at, self.format, thread.id, key, "turn")
+        turn_id = turn_id or derived_id(at, self.format, thread.id, key, "turn")
         turn = thread.turn = TurnState(turn_id, str(key), thread, at, at, source)
         event = TurnStarted(id=turn_id, thread_id=thread.id, model=model, at=at)
         self._write(event, ("TurnStarted", thread.id, key), source, metadata)
@@ -379,9 +386,13 @@ class SessionBuilder:
         at: datetime,
         source: dict[str, Any],
         metadata: dict[str, Any] | None = None,
+        message_id: str | None = None,
     ) -> str:
-        """A message (in the open turn, if any), written as the line shows it."""
-        message_id = derived_id(at, self.format, thread.id, key, "message")
+        """A message (in the open turn, if any), written as the line shows it.
+
+        ``message_id``: the source's own id, else one derived from ``key``.
+        """
+        message_id = message_id or derived_id(at, self.format, thread.id, key, "message")
         turn = thread.turn
         event = MessageAdded(
             id=message_id,
