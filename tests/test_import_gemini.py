@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from growing import assert_growing_equals_fresh, assert_same_frames
 
 import eventkit as ek
 from eventkit.cli import main as cli_main
@@ -26,14 +27,6 @@ SINGLE = REAL / "agentcmd__session-2025-10-29T10-36-9c9a14e1.json"
 CLAUDE = ROOT / "data" / "fixtures" / "claude_code" / "spotter__subagent.jsonl"
 PRICES = json.loads((ROOT / "eventkit" / "catalog" / "prices.json").read_text())
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "reasoning_tokens")
-FRAMES = {
-    "projects_df": "project_id",
-    "threads_df": "thread_id",
-    "turns_df": "turn_id",
-    "messages_df": "message_id",
-    "tool_calls_df": "tool_call_id",
-    "model_calls_df": "model_call_id",
-}
 
 
 # --------------------------------------------------------------------------- the raw files
@@ -96,20 +89,6 @@ def list_cost(model: str, row: dict[str, Any]) -> float:
         + row["output_tokens"] * rates["output"]
         + row["cache_read_tokens"] * rates["cache_read"]
     ) / 1_000_000
-
-
-def frames(log: Path) -> dict[str, pd.DataFrame]:
-    out = {}
-    for name, key in FRAMES.items():
-        df = getattr(ek, name)(log)
-        out[name] = df.sort_values(key).reset_index(drop=True)
-    return out
-
-
-def assert_same_frames(grown: Path, fresh: Path) -> None:
-    a, b = frames(grown), frames(fresh)
-    for name in FRAMES:
-        pd.testing.assert_frame_equal(a[name], b[name], obj=name)
 
 
 def events(log: Path, *types: str) -> list[ek.StoredEvent]:
@@ -221,17 +200,9 @@ def test_reimport_adds_nothing(log_path: Path) -> None:
     assert again.events_already_present > 0
 
 
-def test_growing_prefixes_end_where_one_import_does(tmp_path: Path, log_path: Path) -> None:
-    lines = JSONL.read_text().splitlines(keepends=True)
-    assert len(lines) <= 100
-    live = tmp_path / "chats" / "session-2026-04-23T12-52-0ab84937.jsonl"
-    live.parent.mkdir()
-    for cut in range(1, len(lines) + 1):
-        live.write_text("".join(lines[:cut]))
-        import_gemini(live, log_path, progress=False)
-    fresh = tmp_path / "fresh.db"
-    import_gemini(live, fresh, progress=False)
-    assert_same_frames(log_path, fresh)
+def test_growing_prefixes_end_where_one_import_does(tmp_path: Path) -> None:
+    assert len(JSONL.read_text().splitlines()) <= 100  # so: every line boundary
+    assert_growing_equals_fresh(import_gemini, [JSONL], REAL, tmp_path)
 
 
 def test_growing_single_json_file_ends_where_one_import_does(
@@ -367,15 +338,9 @@ def test_set_patches_upserts_and_a_rewind(tmp_path: Path, log_path: Path) -> Non
     assert report.skipped["$set line (session fields)"] == 1
 
 
-def test_growing_derived_chat_ends_where_one_import_does(tmp_path: Path, log_path: Path) -> None:
-    lines = [json.dumps(x) + "\n" for x in chat_lines()]
-    live = tmp_path / "session-2026-05-01T10-00-11111111.jsonl"
-    for cut in range(1, len(lines) + 1):
-        live.write_text("".join(lines[:cut]))
-        import_gemini(live, log_path, progress=False)
-    fresh = tmp_path / "fresh.db"
-    import_gemini(live, fresh, progress=False)
-    assert_same_frames(log_path, fresh)
+def test_growing_derived_chat_ends_where_one_import_does(tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "src" / "chat.jsonl", chat_lines())
+    assert_growing_equals_fresh(import_gemini, [path], tmp_path / "src", tmp_path / "work")
 
 
 def test_damaged_lines_and_unknown_types_are_named_and_the_rest_imported(
@@ -560,6 +525,16 @@ def test_a_subagent_chat_is_a_child_thread(
         for column in TOKENS:
             assert int(mine[column].sum()) == sum(c[column] for c in want.values())
     assert report.counts["subagent threads"] == 1
+
+
+def test_growing_session_and_subagent_end_where_one_import_does(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    parent, child = subagent_tree(home)
+    marker = home / ".gemini" / "tmp" / "demo" / ".project_root"
+    grown, _ = assert_growing_equals_fresh(
+        import_gemini, [parent, child], home, tmp_path / "work", extra_files=[marker]
+    )
+    assert len(ek.threads_df(grown)) == 2
 
 
 def test_gemini_cli_home_may_hold_tmp_itself(
