@@ -59,7 +59,9 @@ def expected_calls(path: Path) -> dict[str, dict[str, Any]]:
     """Model call id → model and token columns, from the last version of each record."""
     calls = {}
     for record_id, record in last_versions(path).items():
-        if record.get("type") != "gemini":
+        # A response record has tokens (null until counted) or a model; history that
+        # gemini-cli re-records after compressing the context has neither.
+        if record.get("type") != "gemini" or not ("tokens" in record or "model" in record):
             continue
         t = record.get("tokens") or {}
         n = {k: t.get(k) or 0 for k in ("input", "output", "cached", "thoughts", "tool")}
@@ -642,3 +644,115 @@ def test_a_call_recorded_after_its_turn_was_cancelled_stays_in_that_turn(
     assert list(tools["turn_id"]) == list(turns["turn_id"])
     assert tools.loc[0, "output"].startswith("[Operation Cancelled]")
     assert report.counts["turns without a prompt"] == 0
+
+
+def compressed_chat() -> list[dict]:
+    """A chat whose context gemini-cli compressed: a summary, then the history it keeps
+    re-recorded under new ids (no tokens, no model), then a ``$patch`` removing the old."""
+
+    def at(minute: int) -> str:
+        return f"2026-06-02T08:{minute:02d}:00.000Z"
+
+    def response(rid: str, minute: int, text: str, **extra: Any) -> dict:
+        return {
+            "id": rid,
+            "timestamp": at(minute),
+            "type": "gemini",
+            "content": text,
+            "thoughts": [],
+            "model": "gemini-3-flash-preview",
+            "tokens": {
+                "input": 2000 + minute,
+                "output": 30,
+                "cached": 1500,
+                "thoughts": 7,
+                "tool": 0,
+                "total": 2037 + minute,
+            },
+            **extra,
+        }
+
+    ls = {
+        "id": "ls-1",
+        "name": "list_directory",
+        "args": {"dir_path": "."},
+        "status": "success",
+        "timestamp": at(3),
+        "result": [
+            {
+                "functionResponse": {
+                    "id": "ls-1",
+                    "name": "list_directory",
+                    "response": {"output": "a.py b.py"},
+                }
+            }
+        ],
+    }
+    session = "22222222-3333-4444-8555-666666666666"
+    return [
+        {
+            "sessionId": session,
+            "projectHash": "def",
+            "startTime": at(0),
+            "lastUpdated": at(0),
+            "kind": "main",
+        },
+        {
+            "id": "ctx",
+            "timestamp": at(0),
+            "type": "user",
+            "content": [{"text": "<session_context>\nThis is the Gemini CLI.\n</session_context>"}],
+        },
+        {"id": "p1", "timestamp": at(1), "type": "user", "content": [{"text": "list the files"}]},
+        response("r1", 2, "", tokens=None),
+        response("r1", 2, "", toolCalls=[ls]),
+        {"id": "f1", "timestamp": at(3), "type": "user", "content": ls["result"]},
+        response("r2", 4, "Two files."),
+        {"id": "p2", "timestamp": at(5), "type": "user", "content": [{"text": "which is larger?"}]},
+        response("r3", 6, "b.py."),
+        {"$set": {"sessionId": session}},
+        {
+            "id": "s1",
+            "timestamp": at(7),
+            "type": "user",
+            "content": [
+                {"text": "<state_snapshot>\n<goal>compare files</goal>\n</state_snapshot>"}
+            ],
+        },
+        {
+            "id": "s2",
+            "timestamp": at(7),
+            "type": "gemini",
+            "content": [{"text": "Got it. Thanks for the additional context!"}],
+        },
+        {"id": "c1", "timestamp": at(7), "type": "user", "content": [{"text": "which is larger?"}]},
+        {"id": "c2", "timestamp": at(7), "type": "gemini", "content": [{"text": "b.py.\n"}]},
+        {"$patch": {"removeIds": ["p1", "r1", "f1", "r2", "p2", "r3"]}},
+        {"id": "n1", "timestamp": at(7), "type": "info", "content": "Context compressed."},
+        {"id": "p3", "timestamp": at(8), "type": "user", "content": [{"text": "which is larger?"}]},
+        response("r4", 9, "Still b.py."),
+    ]
+
+
+def test_a_compressed_context_adds_no_prompts_or_calls(tmp_path: Path, log_path: Path) -> None:
+    path = write_jsonl(tmp_path / "src" / "chat.jsonl", compressed_chat())
+    report = import_gemini(path, log_path, progress=False)
+    calls = ek.model_calls_df(log_path)
+    assert (
+        sorted(calls["model_call_id"]) == ["r1", "r2", "r3", "r4"] == sorted(expected_calls(path))
+    )
+    prompts = ek.messages_df(log_path).query("role == 'user'").sort_values("created_at")
+    # The copy of "which is larger?" is not a prompt; the same words typed later are.
+    assert list(prompts["text"]) == ["list the files", "which is larger?", "which is larger?"]
+    assert len(ek.turns_df(log_path)) == 3
+    system = ek.messages_df(log_path).query("role == 'system'")["text"]
+    assert any(text.startswith("<state_snapshot>") for text in system)
+    assert not any("session_context" in text for text in system)
+    assert report.skipped["gemini record without tokens or model (history re-recorded)"] == 2
+    assert report.skipped["user: prompt re-recorded after a compression"] == 1
+    assert report.skipped["user: session context (not a prompt)"] == 1
+    assert report.counts["context compressions"] == 1
+    for column in TOKENS:
+        want = sum(c[column] for c in expected_calls(path).values())
+        assert int(calls[column].sum()) == want
+    assert_growing_equals_fresh(import_gemini, [path], tmp_path / "src", tmp_path / "work")

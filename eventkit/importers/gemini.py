@@ -30,15 +30,22 @@ Prompts and turns
     (``displayContent`` when recorded, e.g. ``/init`` for the expanded prompt the model
     got; a slash command is named in the turn's metadata), else ``content``. User
     records gemini-cli writes itself are not prompts: tool results sent back
-    (``functionResponse`` parts, which complete a call still running) and the
-    "System: Please continue." it sends after an invalid stream (a system message in
-    the open turn). A turn ends only at a positive marker: the next prompt, an ``info``
-    "Request cancelled." (``interrupted``), a ``$rewindTo`` line (``completed_by``
-    ``rewind``), and in a subagent chat a successful ``complete_task`` call. A turn
-    with none at the end of the file stays running.
+    (``functionResponse`` parts, which complete a call still running), the "System:
+    Please continue." it sends after an invalid stream and the ``<state_snapshot>``
+    summary of a context compression (system messages in the open turn), and the
+    ``<session_context>`` it records first (skipped). A turn ends only at a positive
+    marker: the next prompt, an ``info`` "Request cancelled." (``interrupted``), a
+    ``$rewindTo`` line (``completed_by`` ``rewind``), and in a subagent chat a
+    successful ``complete_task`` call. A turn with none at the end of the file stays
+    running.
 Responses and usage
     Every ``gemini`` record id is one model call (ModelCallCompleted, id = the record
-    id, model = its ``model``), records with all-zero or null ``tokens`` included.
+    id, model = its ``model``), records with all-zero or null ``tokens`` included. A
+    ``gemini`` record with neither ``tokens`` nor ``model`` is not a response but
+    history gemini-cli re-records after compressing the context (copies of earlier
+    responses under new ids, its "Got it." acknowledgement): skipped, as are the
+    prompts it re-records then (a prompt's text read again after a ``<state_snapshot>``,
+    before a response, ``$patch`` or rewind ends the re-recorded history).
     Tokens: uncached input ``input − cached + tool``, output ``output + thoughts``,
     reasoning ``thoughts``, cache reads ``cached``. The call's revision is 1 while the
     record has no token counts and 2 once it has them, so a record rewritten with its
@@ -63,7 +70,8 @@ Notices and rewinds
     and those responses spent their tokens, so everything already read stays.
 Skipped
     ``$set`` lines are counted (``summary`` retitles; ``messages``, the context
-    rewritten after compression, is not re-read: its records were read as they came).
+    rewritten after compression, is not re-read: its records were read as they came),
+    and so are ``$patch`` lines (records updated or removed from gemini-cli's view).
     A record repeated unchanged adds nothing. An unknown record ``type`` (a newer
     version's) is skipped with a warning naming the line; damaged lines are skipped and
     named (``file:line``); a file whose first line is neither a session header nor a

@@ -59,9 +59,20 @@ def is_header(record: dict[str, Any]) -> bool:
     return isinstance(record.get("sessionId"), str) and "id" not in record and "type" not in record
 
 
+META_LINES = ("$set", "$rewindTo", "$patch")
+"""Lines that change the session rather than add a record."""
+
+SESSION_CONTEXT = "<session_context>"
+"""How the environment context gemini-cli records as a first ``user`` record begins."""
+
+STATE_SNAPSHOT = "<state_snapshot>"
+"""How the summary gemini-cli records when it compresses the context begins."""
+
+
 def is_record_line(record: dict[str, Any]) -> bool:
-    """A line only a chat recording writes: a message record, ``$set`` or ``$rewindTo``."""
-    if "$set" in record or "$rewindTo" in record:
+    """A line only a chat recording writes: a message record, ``$set``, ``$rewindTo`` or
+    ``$patch``."""
+    if any(key in record for key in META_LINES):
         return True
     return isinstance(record.get("id"), str) and record.get("type") in RECORD_TYPES
 
@@ -123,6 +134,14 @@ def written_by_cli(record: dict[str, Any]) -> bool:
     if display is not None and only_tool_responses(display):
         return True
     return text_of(content).strip().casefold() == CONTINUATION_PROMPT
+
+
+def is_response(record: dict[str, Any]) -> bool:
+    """A ``gemini`` record the CLI wrote for a model response: it has ``tokens`` (null
+    until counted) or ``model``. One without both is history gemini-cli re-records after
+    compressing the context (copies of earlier responses, its "Got it." acknowledgement,
+    an interruption note), not a response."""
+    return "tokens" in record or "model" in record
 
 
 def usage_of(tokens: Any) -> tuple[TokenUsage, bool, bool]:
@@ -226,15 +245,19 @@ __all__ = [
     "CONTINUATION_PROMPT",
     "FORMAT",
     "HEADER_FIELDS",
+    "META_LINES",
     "PROVIDER",
     "RECORD_TYPES",
     "RUNNING_STATUSES",
+    "SESSION_CONTEXT",
+    "STATE_SNAPSHOT",
     "SUBAGENT_DONE_TOOL",
     "TOOL_STATUS",
     "display_of",
     "function_responses",
     "is_header",
     "is_record_line",
+    "is_response",
     "only_tool_responses",
     "parent_session",
     "parts_of",

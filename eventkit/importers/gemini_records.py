@@ -19,12 +19,15 @@ from eventkit.importers.gemini_fields import (
     CANCELLED_NOTICE,
     HEADER_FIELDS,
     RUNNING_STATUSES,
+    SESSION_CONTEXT,
+    STATE_SNAPSHOT,
     SUBAGENT_DONE_TOOL,
     TOOL_STATUS,
     display_of,
     function_responses,
     is_header,
     is_record_line,
+    is_response,
     parent_session,
     project_path,
     response_failed,
@@ -54,6 +57,10 @@ class Chat:
     """``gemini`` record id → (message id, text written so far)."""
     thoughts: dict[str, int] = field(default_factory=dict)
     last_at: datetime | None = None
+    prompts: set[str] = field(default_factory=set)
+    """The text of every prompt read: what a compression may re-record."""
+    compressed: bool = False
+    """After a ``<state_snapshot>``, until the history gemini-cli re-records ends."""
 
 
 class ChatFile:
@@ -155,6 +162,10 @@ class ChatFile:
     def line(self, record: dict[str, Any], number: int) -> None:
         if "$rewindTo" in record:
             self.rewind(record, number)
+        elif "$patch" in record:
+            self.report.skip("$patch line (records updated or removed, kept as read)")
+            if self.chat is not None:
+                self.chat.compressed = False
         elif "$set" in record:
             self.patch(record, number)
         elif isinstance(record.get("id"), str):
@@ -212,6 +223,7 @@ class ChatFile:
         if not isinstance(target, str) or self.chat is None:
             self.file.skip_line(number, UNKNOWN_RECORD_TYPE, "$rewindTo without a record id")
             return
+        self.chat.compressed = False
         self.report.counts["rewinds (rewound records kept)"] += 1
         thread = self.chat.thread
         if thread is not None and thread.turn is not None:
@@ -228,6 +240,7 @@ class ChatFile:
         self.header.update({k: v for k, v in fields.items() if k in HEADER_FIELDS})
         if "messages" in fields:
             self.report.skip("$set messages (context rewrite, records kept as read)")
+            self.chat.compressed = False
         summary = fields.get("summary")
         if isinstance(summary, str):
             src = self.file.source(number, session_id=self.chat.session_id)
@@ -288,24 +301,52 @@ class ChatFile:
             self.file.skip_line(number, reason, detail)
 
     def user(self, thread: ThreadState, record, record_id: str, at, src) -> None:
+        """A prompt, or a record gemini-cli wrote itself: tool results, its continuation
+        prompt, the session context, a compression summary and the prompts it re-records
+        after one (a prompt's text read again before the compression's history ends)."""
+        chat = self.chat
+        assert chat is not None
+        content = text_of(record.get("content"))
         if written_by_cli(record):
             self.tool_responses(thread, record, at, src)
-            text = text_of(record.get("content"))
-            if text:
+            if content:
+                meta = {"sent_as": "user", "written_by": "gemini-cli"}
                 self.b.message(
                     thread,
                     (record_id, "cli"),
                     role="system",
-                    text=text,
+                    text=content,
                     at=at,
                     source=src,
-                    metadata={"sent_as": "user", "written_by": "gemini-cli"},
+                    metadata=meta,
                 )
             self.report.counts["user records written by the CLI (not prompts)"] += 1
             return
-        content = text_of(record.get("content"))
+        head = content.lstrip()
+        if head.startswith(SESSION_CONTEXT):
+            self.report.skip("user: session context (not a prompt)")
+            return
+        if head.startswith(STATE_SNAPSHOT):
+            chat.compressed = True
+            meta = {"sent_as": "user", "written_by": "gemini-cli", "compression": True}
+            self.b.message(
+                thread,
+                (record_id, "cli"),
+                role="system",
+                text=content,
+                at=at,
+                source=src,
+                metadata=meta,
+            )
+            self.report.counts["context compressions"] += 1
+            return
         display = text_of(record.get("displayContent"))
         prompt = display or content
+        if chat.compressed and prompt in chat.prompts:
+            self.report.skip("user: prompt re-recorded after a compression")
+            return
+        chat.compressed = False
+        chat.prompts.add(prompt)
         meta: dict[str, Any] = {}
         if display and display != content:
             meta["model_prompt_chars"] = len(content)
@@ -363,6 +404,10 @@ class ChatFile:
         """A ``gemini`` record (each version of it): one model call, its text, its tool calls."""
         chat = self.chat
         assert chat is not None
+        if not is_response(record):
+            self.report.skip("gemini record without tokens or model (history re-recorded)")
+            return
+        chat.compressed = False
         first = record_id not in chat.seen
         if first:
             self.b.ensure_turn(thread, ("record", record_id), at=at, source=src)
