@@ -365,7 +365,10 @@ class ChatFile:
         ):
             call_id = self.tool_id(response.get("id"))
             state = self.b.tool_call(thread, call_id) if call_id else None
-            if state is None or state.done:
+            if state is None:
+                self.report.counts["tool results in user records for calls not seen"] += 1
+                continue
+            if state.done:
                 continue
             status = "error" if response_failed(response) else "ok"
             self.b.tool_completed(
