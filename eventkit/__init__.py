@@ -89,6 +89,7 @@ _LAZY = {
     "audit": "apps.audit",
     "import_claude_code": "importers",
     "import_codex": "importers",
+    "import_gemini": "importers",
     "import_t3code": "importers",
     "ImportReport": "importers",
     "export_parquet": "scale.export",

@@ -620,9 +620,9 @@ def test_argparse_errors_exit_2(capsys):
         cli.main(["nope"])
     assert exit_info.value.code == 2
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["import", "gemini", "x", "--log", "y"])
+        cli.main(["import", "aider", "x", "--log", "y"])
     assert exit_info.value.code == 2
-    assert "invalid choice: 'gemini'" in capsys.readouterr().err
+    assert "invalid choice: 'aider'" in capsys.readouterr().err
 
 
 def test_a_bug_exits_2_with_its_traceback_never_1(log_path, capsys, monkeypatch):

@@ -23,6 +23,7 @@ TABLE_FILE = ROOT / "eventkit" / "catalog" / "prices.json"
 TABLE = json.loads(TABLE_FILE.read_text())
 CLAUDE = [ROOT / "data" / "fixtures" / "claude_code", ROOT / "tests" / "fixtures" / "claude_code"]
 CODEX = [ROOT / "data" / "fixtures" / "codex", ROOT / "tests" / "fixtures" / "codex"]
+GEMINI = ROOT / "data" / "fixtures" / "gemini"
 
 USAGE = ek.TokenUsage(
     input_tokens=12_345,
@@ -67,6 +68,13 @@ def fixture_models() -> set[str]:
                     continue
                 if isinstance(record, dict) and record.get("type") == "turn_context":
                     models.add(record["payload"].get("model"))
+    for path in GEMINI.iterdir():  # JSON Lines, or one object with messages
+        text = path.read_text()
+        try:
+            messages = json.loads(text)["messages"]
+        except (json.JSONDecodeError, KeyError):
+            messages = [json.loads(line) for line in text.splitlines()]
+        models |= {m.get("model") for m in messages if m.get("type") == "gemini"}
     return {m for m in models if m and m != "<synthetic>"}
 
 
@@ -77,7 +85,7 @@ def test_table_is_dated_sourced_and_well_formed() -> None:
     assert pricing.PRICES_AS_OF == TABLE["as_of"]
     date.fromisoformat(pricing.PRICES_AS_OF)
     providers = {entry["provider"] for entry in TABLE["models"].values()}
-    assert providers == {"anthropic", "openai"}
+    assert providers == {"anthropic", "google", "openai"}
     for provider in providers:
         assert TABLE["providers"][provider]["source"].strip()
     for model, entry in TABLE["models"].items():
@@ -92,6 +100,7 @@ def test_table_is_dated_sourced_and_well_formed() -> None:
 def test_table_prices_every_fixture_and_generator_model() -> None:
     models = fixture_models() | {profile.model for profile in PROFILES}
     assert {"claude-sonnet-4-5-20250929", "claude-opus-4-6", "gpt-5-codex", "gpt-5.5"} <= models
+    assert {"gemini-2.5-pro", "gemini-3-flash-preview", "gemini-3.1-pro-preview"} <= models
     assert {m for m in models if pricing.price_for(m) is None} == set()
     for model in ("claude-haiku-4-5", "claude-opus-4-1", "claude-sonnet-4", "gpt-5", "gpt-5-mini"):
         assert pricing.price_for(model) is not None, model
@@ -129,6 +138,9 @@ def test_table_ships_in_the_package() -> None:
         ("gpt-5-2025-08-07", "gpt-5"),
         ("openai/gpt-5", "gpt-5"),
         ("o4-mini-2025-04-16", "o4-mini"),
+        ("gemini-3-flash-preview", "gemini-3-flash-preview"),
+        ("gemini-3.1-pro-preview", "gemini-3.1-pro-preview"),
+        ("models/gemini-2.5-pro", "gemini-2.5-pro"),
     ],
 )
 def test_aliases_and_dated_ids_resolve(model: str, table_id: str) -> None:

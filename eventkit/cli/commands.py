@@ -84,6 +84,7 @@ def project(args: Namespace) -> Result:
 IMPORTERS = {
     "claude-code": "import_claude_code",
     "codex": "import_codex",
+    "gemini": "import_gemini",
     "t3code": "import_t3code",
 }
 
@@ -300,7 +301,7 @@ DECLARED: tuple[Command, ...] = (
     ),
     Command(
         "import",
-        "Import real agent logs (claude-code, codex, t3code) into a log.",
+        "Import real agent logs (claude-code, codex, gemini, t3code) into a log.",
         import_,
         (
             arg("format", choices=tuple(IMPORTERS), help="source format"),

@@ -52,13 +52,15 @@ turn_id=None)``,
 ``set_turn_error(thread, error)``, ``touch(thread, at, source)``
 ``message(thread, key, role=, text=, at=, source=, metadata=None, message_id=None)``,
 ``message_delta(thread, message_id, key, delta=, at=, source=)``
-``tool_started(thread, call_id, tool=, input=, at=, source=, metadata=None, input_raw=False)``,
+``tool_started(thread, call_id, tool=, input=, at=, source=, metadata=None, input_raw=False,
+turn_id=None)``,
 ``tool_completed(thread, call_id, status=, output=, at=, source=, metadata=None)``,
 ``tool_call(thread, call_id)`` (the call if it started), ``approval(thread, call_id,
 approval_id, decision=, requested_at=, at=, source=)``
 ``model_call(thread, call_id, at=, source=, model=, usage=, stop_reason=None,
 requested_at=None, recorded_cost_usd=None, cache_write_1h_tokens=0, final=False,
-metadata=None)``, ``close_model_calls(thread)`` (the source says the open one is complete)
+metadata=None, revision=None)``, ``close_model_calls(thread)`` (the source says the open one
+is complete)
 ``entity_id(at, *key)``: a deterministic id for an entity the source does not name
 ``end_file()`` after each file (writes the calls still open), ``finish()`` at the end.
 """
@@ -440,26 +442,31 @@ class SessionBuilder:
         source: dict[str, Any],
         metadata: dict[str, Any] | None = None,
         input_raw: bool = False,
+        turn_id: str | None = None,
     ) -> ToolCallState | None:
         """A tool call (in the open turn, or one opened for it). None if repeated.
 
         ``input_raw``: the source's arguments were not a JSON object and ``input``
-        wraps them (recorded in metadata and counted).
+        wraps them (recorded in metadata and counted). ``turn_id``: the turn the call
+        belongs to when the format knows it (the turn of the response that made the
+        call, recorded after that turn ended), instead of the open one.
         """
         if call_id in thread.tools:
             self.report.skip("tool call: repeated")
             return None
-        turn = self.ensure_turn(thread, ("call", call_id), at=at, source=source)
-        state = thread.tools[call_id] = ToolCallState(call_id, thread.id, turn.id, tool)
+        if turn_id is None:
+            turn_id = self.ensure_turn(thread, ("call", call_id), at=at, source=source).id
+        state = thread.tools[call_id] = ToolCallState(call_id, thread.id, turn_id, tool)
         meta = dict(metadata or {})
         if input_raw:
             meta["input_raw"] = True
             self.report.counts["tool inputs kept raw (not a JSON object)"] += 1
         event = ToolCallStarted(
-            id=call_id, thread_id=thread.id, turn_id=turn.id, tool=tool, input=input, at=at
+            id=call_id, thread_id=thread.id, turn_id=turn_id, tool=tool, input=input, at=at
         )
         self._write(event, ("ToolCallStarted", call_id), source, meta)
-        self.touch(thread, at, source)
+        if thread.turn is not None and thread.turn.id == turn_id:
+            self.touch(thread, at, source)
         self.report.counts["tool calls"] += 1
         return state
 
@@ -549,6 +556,7 @@ class SessionBuilder:
         cache_write_1h_tokens: int = 0,
         final: bool = False,
         metadata: dict[str, Any] | None = None,
+        revision: int | None = None,
     ) -> ModelCallState:
         """One source line of model response ``call_id`` (its counts so far replace the
         earlier lines').
@@ -556,6 +564,11 @@ class SessionBuilder:
         A line of another response in the same thread writes the open one; so do the
         end of its turn, ``final=True`` (the source says the response is complete) and
         :meth:`end_file`. The call belongs to the turn open at its first line.
+
+        ``revision``: how much of the response the source has shown, for a format that
+        rewrites a response whole (Gemini CLI's records, upserted by id, or rewritten in
+        a single-JSON file), where counting lines would not tell one state from the
+        next; the greatest given so far is written. Default: one more per line.
         """
         open_call = self._open_calls.get(thread.id)
         if open_call is not None and open_call.id != call_id:
@@ -570,7 +583,7 @@ class SessionBuilder:
             if turn is not None:
                 turn.model_calls += 1
             self.report.counts["model calls"] += 1
-        state.lines += 1
+        state.lines = state.lines + 1 if revision is None else max(state.lines, revision)
         if at > state.at:
             state.at = at
         state.source = source
