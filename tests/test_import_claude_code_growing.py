@@ -49,19 +49,14 @@ def raw_records(path: Path) -> list[dict]:
 
 
 def raw_usage(files: list[Path]) -> dict[str, dict]:
-    """message.id → usage of its last line, over assistant lines of ``files`` and the
-    agent_progress lines of subagents whose transcript file is not among them."""
-    transcripts = {p.stem.removeprefix("agent-") for p in files if p.name.startswith("agent-")}
+    """message.id → usage of its last line, over the top-level assistant lines of
+    ``files`` (a subagent's usage counts from its own transcript only: progress lines
+    copy partial counts)."""
     last: dict[str, dict] = {}
     for path in files:
         for r in raw_records(path):
             message = r.get("message")
-            data = r.get("data") if isinstance(r.get("data"), dict) else {}
-            if r.get("type") == "progress" and data.get("type") == "agent_progress":
-                if data.get("agentId") in transcripts:
-                    continue
-                message = (data.get("message") or {}).get("message")
-            elif r.get("type") != "assistant" or r.get("isApiErrorMessage"):
+            if r.get("type") != "assistant" or r.get("isApiErrorMessage"):
                 continue
             if not isinstance(message, dict) or message.get("role") != "assistant":
                 continue

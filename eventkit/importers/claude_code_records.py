@@ -376,8 +376,9 @@ class SessionFile:
                 self.report.counts["Task results without a subagent transcript"] += 1
                 self.file.warn_line(
                     src["line"],
-                    f"subagent {agent} (Task {use_id}) has no transcript file; its usage "
-                    "is counted from progress lines only, toolUseResult.usage kept as metadata",
+                    f"subagent {agent} (Task {use_id}) has no transcript file; its usage is "
+                    "not counted (progress lines hold partial counts), toolUseResult.usage "
+                    "kept as metadata",
                 )
         child = links.children.get(use_id)
         if child is None or child.turn is None:
@@ -425,17 +426,22 @@ class SessionFile:
             base = {k: v for k, v in base.items() if v is not None}
         usage, one_hour = usage_of(message.get("usage"))
         stop = message.get("stop_reason")
-        self.b.model_call(
-            thread,
-            call_id or self.b.entity_id(at, thread.id, key, "model call"),
-            at=at,
-            source=base,
-            model=model if isinstance(model, str) and model else None,
-            usage=usage,
-            stop_reason=stop if isinstance(stop, str) else None,
-            recorded_cost_usd=recorded_cost(record),
-            cache_write_1h_tokens=one_hour,
-        )
+        if thread.id in self.progress_children:
+            # progress lines copy a response's first, partial counts; the subagent's own
+            # transcript is where its usage is counted, and here it is absent
+            self.report.skip("progress: subagent response (usage not counted)")
+        else:
+            self.b.model_call(
+                thread,
+                call_id or self.b.entity_id(at, thread.id, key, "model call"),
+                at=at,
+                source=base,
+                model=model if isinstance(model, str) and model else None,
+                usage=usage,
+                stop_reason=stop if isinstance(stop, str) else None,
+                recorded_cost_usd=recorded_cost(record),
+                cache_write_1h_tokens=one_hour,
+            )
         for index, block in enumerate(blocks):
             kind = block.get("type") if isinstance(block, dict) else None
             if kind == "text":

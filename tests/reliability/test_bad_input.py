@@ -68,6 +68,7 @@ VALID: dict[str, dict[str, Any]] = {
         "provider": "claude",
         "model": "m-1",
         "parent_thread_id": "t0",
+        "parent_tool_call_id": "c0",
     },
     "ThreadRenamed": {"id": "t1", "title": "Fixed"},
     "ThreadArchived": {"id": "t1"},
@@ -124,6 +125,18 @@ VALID: dict[str, dict[str, Any]] = {
     },
     "CheckpointRestored": {"id": "k1", "thread_id": "t1"},
     "SettingChanged": {"key": "theme", "value": {"dark": True, "size": [1, 2]}},
+    "ModelCallCompleted": {
+        "id": "r1",
+        "thread_id": "t1",
+        "turn_id": "u1",
+        "model": "m-1",
+        "usage": {"input_tokens": 10, "output_tokens": 5, "cache_read_tokens": 7},
+        "cost_usd": 0.01,
+        "cost_source": "estimated",
+        "requested_at": "2025-01-06T08:59:58.000000Z",
+        "stop_reason": "end_turn",
+        "revision": 2,
+    },
 }
 VALID = {name: {"type": name, "at": AT, **fields} for name, fields in VALID.items()}
 assert VALID.keys() == EVENT_TYPES.keys()
