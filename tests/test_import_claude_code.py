@@ -246,16 +246,24 @@ def test_spotter_subagent_becomes_a_child_thread(log_path: Path) -> None:
     assert answers[-1].text == result["content"][0]["text"]
     (done,) = [e for e in in_child if e.type == "TurnCompleted"]
     assert done.outcome == "success"
-    # Its usage is not counted: a progress line copies a response's first, partial
-    # counts (and toolUseResult.usage, the subagent's, is the Task result's metadata);
-    # the totals are the session's own responses, once per message.id.
-    assert report.skipped["progress: subagent response (usage not counted)"] == sum(
-        1 for r in progress if r["data"]["message"]["type"] == "assistant"
-    )
+    # Its responses are model calls of the subagent's model without usage: a progress
+    # line copies a response's first, partial counts (and toolUseResult.usage, the
+    # subagent's, is the Task result's metadata); the totals are the session's own
+    # responses, once per message.id.
+    frame = ek.threads_df(log_path).set_index("thread_id")
+    assert frame.loc[child.id, "model"] == progress[1]["data"]["message"]["message"]["model"]
+    inner = {
+        r["data"]["message"]["message"]["id"]
+        for r in progress
+        if r["data"]["message"]["type"] == "assistant"
+    }
     calls = ek.model_calls_df(log_path)
-    assert not (calls["thread_id"] == child.id).any()
+    child_calls = calls[calls["thread_id"] == child.id]
+    assert set(child_calls["model_call_id"]) == inner
+    assert (child_calls[list(USAGE_KEYS)] == 0).all().all()
+    assert report.counts["subagent responses without usage (progress lines)"] == len(progress) // 2
     own = last_usage([r for r in lines if r["type"] == "assistant"])
-    assert set(calls["model_call_id"]) == set(own)
+    assert set(calls["model_call_id"]) == set(own) | inner
     for column, key in USAGE_KEYS.items():
         assert calls[column].sum() == sum(u.get(key) or 0 for u in own.values())
     use_id = task["message"]["content"][0]["tool_use_id"]

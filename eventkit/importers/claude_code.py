@@ -49,9 +49,10 @@ Subagents
     line or a Task result names with the agentId. When no transcript file exists,
     ``agent_progress`` lines of the session file carry the subagent's messages, tool
     calls and responses instead (never both: a transcript file beside the session
-    wins), and the Task result adds its final answer; their usage is not counted (a
-    progress line copies a response's first, partial counts) and no model call is
-    written for them. The subagent's turn ends at its own marker or
+    wins), and the Task result adds its final answer. Their responses are model calls
+    (the model names the subagent's) without usage, noted in their metadata: a progress
+    line copies only a response's first, partial counts, and the subagent's usage
+    counts from its own transcript only. The subagent's turn ends at its own marker or
     when its Task call returns. A Task result's ``toolUseResult.usage`` repeats the
     subagent's usage: it is kept as the result's metadata, not counted; the report
     names a Task whose transcript is absent.

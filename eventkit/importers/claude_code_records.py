@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from eventkit.catalog.events import parse_timestamp
+from eventkit.catalog.events import TokenUsage, parse_timestamp
 from eventkit.importers.claude_code_fields import (
     COMMAND_PREFIXES,
     CONTEXT_KEYS,
@@ -38,6 +38,11 @@ from eventkit.importers.claude_code_fields import (
 from eventkit.importers.common import UNKNOWN_RECORD_TYPE
 from eventkit.importers.import_run import SourceFile
 from eventkit.importers.session_builder import SessionBuilder, ThreadState
+
+PROGRESS_USAGE_NOTE = (
+    "not recorded: the subagent's transcript is absent and its progress lines copy only "
+    "a response's first, partial counts"
+)
 
 # --------------------------------------------------------------------------- one file
 
@@ -426,22 +431,25 @@ class SessionFile:
             base = {k: v for k, v in base.items() if v is not None}
         usage, one_hour = usage_of(message.get("usage"))
         stop = message.get("stop_reason")
+        note = None
         if thread.id in self.progress_children:
-            # progress lines copy a response's first, partial counts; the subagent's own
-            # transcript is where its usage is counted, and here it is absent
-            self.report.skip("progress: subagent response (usage not counted)")
-        else:
-            self.b.model_call(
-                thread,
-                call_id or self.b.entity_id(at, thread.id, key, "model call"),
-                at=at,
-                source=base,
-                model=model if isinstance(model, str) and model else None,
-                usage=usage,
-                stop_reason=stop if isinstance(stop, str) else None,
-                recorded_cost_usd=recorded_cost(record),
-                cache_write_1h_tokens=one_hour,
-            )
+            # a progress line copies a response's first, partial counts: the response
+            # happened (its model names the subagent's), but its usage counts only from
+            # the subagent's own transcript, absent here
+            self.report.counts["subagent responses without usage (progress lines)"] += 1
+            usage, one_hour, note = TokenUsage(), 0, {"usage": PROGRESS_USAGE_NOTE}
+        self.b.model_call(
+            thread,
+            call_id or self.b.entity_id(at, thread.id, key, "model call"),
+            at=at,
+            source=base,
+            model=model if isinstance(model, str) and model else None,
+            usage=usage,
+            stop_reason=stop if isinstance(stop, str) else None,
+            recorded_cost_usd=None if note else recorded_cost(record),
+            cache_write_1h_tokens=one_hour,
+            metadata=note,
+        )
         for index, block in enumerate(blocks):
             kind = block.get("type") if isinstance(block, dict) else None
             if kind == "text":
