@@ -26,7 +26,11 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "fixtures"
-FORMATS = {"claude-code": "import_claude_code", "codex": "import_codex"}
+FORMATS = {
+    "claude-code": "import_claude_code",
+    "codex": "import_codex",
+    "gemini": "import_gemini",
+}
 """Formats with JSON Lines fixtures → the importer's name in ``eventkit``."""
 TARGET_MB_PER_S = 50
 _UUID = re.compile(
