@@ -141,6 +141,8 @@ def test_table_ships_in_the_package() -> None:
         ("gemini-3-flash-preview", "gemini-3-flash-preview"),
         ("gemini-3.1-pro-preview", "gemini-3.1-pro-preview"),
         ("models/gemini-2.5-pro", "gemini-2.5-pro"),
+        ("claude-sonnet-4.6", "claude-sonnet-4-6"),
+        ("claude-haiku-4.5", "claude-haiku-4-5"),
     ],
 )
 def test_aliases_and_dated_ids_resolve(model: str, table_id: str) -> None:
