@@ -24,6 +24,8 @@ demo: $(STAMP) $(SAMPLE)
 	$(BIN)/eventkit generate $(DEMO) --threads 200 --seed 7
 	$(BIN)/eventkit import claude-code data/fixtures/claude_code --log $(DEMO)
 	$(BIN)/eventkit import codex data/fixtures/codex --log $(DEMO)
+	$(BIN)/eventkit import gemini data/fixtures/gemini --log $(DEMO)
+	$(BIN)/eventkit import copilot data/fixtures/copilot --log $(DEMO)
 	$(BIN)/eventkit project $(DEMO)
 	$(BIN)/eventkit stats $(DEMO)
 	$(BIN)/eventkit summary $(DEMO)

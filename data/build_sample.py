@@ -24,7 +24,12 @@ SAMPLE_SEED = 7  # 30 sessions of this seed hold all 18 event types
 def build_sample_log(out: str | Path = SAMPLE_LOG, *, data: Path = DATA) -> Path:
     """(Re)build the sample log at ``out`` from ``data/``; returns its path."""
     from eventkit.apps.synth import generate_log
-    from eventkit.importers import import_claude_code, import_codex, import_gemini
+    from eventkit.importers import (
+        import_claude_code,
+        import_codex,
+        import_copilot,
+        import_gemini,
+    )
     from eventkit.log.store import EventStore
 
     out = Path(out)
@@ -35,6 +40,7 @@ def build_sample_log(out: str | Path = SAMPLE_LOG, *, data: Path = DATA) -> Path
         import_claude_code([data / "fixtures" / "claude_code"], store, progress=False)
         import_codex([data / "fixtures" / "codex"], store, progress=False)
         import_gemini([data / "fixtures" / "gemini"], store, progress=False)
+        import_copilot([data / "fixtures" / "copilot"], store, progress=False)
         # Fold the WAL into the file so readers on read-only media see everything.
         store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return out

@@ -90,6 +90,7 @@ _LAZY = {
     "import_claude_code": "importers",
     "import_codex": "importers",
     "import_gemini": "importers",
+    "import_copilot": "importers",
     "import_t3code": "importers",
     "ImportReport": "importers",
     "export_parquet": "scale.export",

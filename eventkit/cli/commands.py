@@ -84,6 +84,7 @@ def project(args: Namespace) -> Result:
 IMPORTERS = {
     "claude-code": "import_claude_code",
     "codex": "import_codex",
+    "copilot": "import_copilot",
     "gemini": "import_gemini",
     "t3code": "import_t3code",
 }
@@ -301,7 +302,7 @@ DECLARED: tuple[Command, ...] = (
     ),
     Command(
         "import",
-        "Import real agent logs (claude-code, codex, gemini, t3code) into a log.",
+        "Import real agent logs (claude-code, codex, copilot, gemini, t3code) into a log.",
         import_,
         (
             arg("format", choices=tuple(IMPORTERS), help="source format"),

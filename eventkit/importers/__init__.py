@@ -11,6 +11,7 @@ Per format: Claude Code (``claude_code``, ``claude_code_records``,
 from eventkit.importers.claude_code import import_claude_code
 from eventkit.importers.codex import import_codex
 from eventkit.importers.common import ImportReport
+from eventkit.importers.copilot import import_copilot
 from eventkit.importers.gemini import import_gemini
 from eventkit.importers.t3code import import_t3code
 
@@ -18,6 +19,7 @@ __all__ = [
     "ImportReport",
     "import_claude_code",
     "import_codex",
+    "import_copilot",
     "import_gemini",
     "import_t3code",
 ]
