@@ -486,7 +486,7 @@ def test_sample_log_is_clean():
     assert {f.entity_id for f in findings} == running
     threads = ek.threads_df(SAMPLE_LOG).set_index("thread_id")
     of_running = turns.loc[turns["status"] == "running", "thread_id"]
-    assert set(threads.loc[of_running, "provider"]) <= {"claude-code", "codex", "gemini"}
+    assert set(threads.loc[of_running, "provider"]) <= {"claude-code", "codex", "gemini", "copilot"}
 
 
 def _seeded_log(path) -> None:
