@@ -101,6 +101,26 @@ def test_calls_turns_tools_and_outputs_follow_the_file(log_path: Path) -> None:
     assert start["context"]["gitRoot"] in set(projects["path"])
 
 
+def test_calls_before_any_model_is_named_count_once(tmp_path: Path, log_path: Path) -> None:
+    """Without model changes the run's calls name no model until the shutdown does: its
+    figures restate them and the output is not counted a second time."""
+    lines = FIXTURE.read_text().splitlines(keepends=True)
+    derived = tmp_path / "events.jsonl"
+    derived.write_text("".join(line for line in lines if '"session.model_change"' not in line))
+    import_copilot(derived, log_path, progress=False)
+    calls = ek.model_calls_df(log_path)
+    ((model, want),) = shutdown_totals(derived).items()
+    columns = {
+        "input": "input_tokens",
+        "output": "output_tokens",
+        "read": "cache_read_tokens",
+        "write": "cache_write_tokens",
+    }
+    assert {k: int(calls[c].sum()) for k, c in columns.items()} == want
+    assert model in set(calls["model"])
+    assert len(calls) == sum(1 for line in lines if '"assistant.turn_start"' in line)
+
+
 def test_reimport_adds_nothing(log_path: Path) -> None:
     import_copilot(FIXTURE, log_path, progress=False)
     again = import_copilot(FIXTURE, log_path, progress=False)

@@ -203,6 +203,9 @@ class SessionFile:
         if not metrics:
             self.report.counts["session.shutdown without modelMetrics"] += 1
         restated: list[tuple[str, TokenUsage, dict[str, Any]]] = []
+        unnamed = [c for c in self.run_calls if thread.calls[c].model is None]
+        if unnamed and len(metrics) > 1:
+            self.report.counts["calls without a model beside several shutdown models"] += 1
         for model in sorted(metrics):
             usage = metric_usage(metrics[model])
             requests, cost = premium_requests(metrics[model])
@@ -210,7 +213,11 @@ class SessionFile:
                 "usage_from": "session.shutdown",
                 "shutdown": {**run, "model_requests": requests, "model_premium_requests": cost},
             }
-            calls = [c for c in self.run_calls if thread.calls[c].model == model]
+            calls = [
+                c
+                for c in self.run_calls
+                if thread.calls[c].model == model or (c in unnamed and len(metrics) == 1)
+            ]  # a run's calls before any model was named are the single model's
             carried = sum(thread.calls[c].usage.output_tokens for c in calls)
             if usage.output_tokens < carried:
                 self.report.counts["shutdown output below its calls' sum (calls kept)"] += 1
