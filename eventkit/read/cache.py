@@ -4,9 +4,11 @@ For large logs (:data:`~eventkit.read.chunks.CACHE_MIN_EVENTS`) reading Parquet 
 faster than reading SQLite: a chunk store (:mod:`eventkit.read.chunks`) under the user's
 cache directory (``$EVENTKIT_CACHE_DIR``, else ``~/.cache/eventkit``), keyed by the
 log's ``log_id``, holds a file of the events and one per event type for each range
-of sequences, and is extended as the log grows. Cache files are never written beside
-the log; the log stays the source of truth: events past the cache are always read
-live from it, and a cache whose history differs from the log's is not used.
+of sequences, and is extended as the log grows (in the background, by
+:mod:`eventkit.read.cache_builder`, so that no read waits for it). Cache files are
+never written beside the log; the log stays the source of truth: events past the
+cache are always read live from it, and a cache whose history differs from the
+log's is not used.
 """
 
 from __future__ import annotations
@@ -75,20 +77,50 @@ def _load(con: duckdb.DuckDBPyConnection, store: ChunkStore, log: LogSource) -> 
     return cache
 
 
-def refresh_cache(
-    con: duckdb.DuckDBPyConnection, log: LogSource, mode: bool | None
-) -> LogCache | None:
-    """Bring the cache up to the log (when worthwhile) and return what it holds.
-
-    ``mode``: None caches large logs, True any log, False none. Any failure leaves
-    the cache as it was and reads the log live instead: the cache only ever makes
-    reading faster.
-    """
+def _store(log: LogSource, mode: bool | None) -> ChunkStore | None:
     root = cache_root()
     if mode is False or root is None or not log.log_id:
         return None
-    store = ChunkStore(root / log.log_id, {"log_id": log.log_id})
-    threshold = 1 if mode else CACHE_MIN_EVENTS
+    return ChunkStore(root / log.log_id, {"log_id": log.log_id})
+
+
+def _threshold(mode: bool | None) -> int:
+    return 1 if mode else CACHE_MIN_EVENTS
+
+
+def current_cache(con: duckdb.DuckDBPyConnection, log: LogSource) -> LogCache | None:
+    """What the cache holds now, if it matches the log; writes nothing (a first read of a
+    log that has no cache yet reads it live, and is never slowed by building one)."""
+    store = _store(log, None)
+    if store is None or not store.exists():
+        return None
+    try:
+        return _load(con, store, log)
+    except (OSError, duckdb.Error, RuntimeError):
+        return None
+
+
+def cache_is_behind(log: LogSource, cache: LogCache | None) -> bool:
+    """Whether a refresh would add to the cache (the log is large, or grew, enough)."""
+    if _store(log, None) is None or log.last_event_id is None:
+        return False
+    return log.last_sequence - (cache.last_sequence if cache else 0) >= CACHE_MIN_EVENTS
+
+
+def refresh_cache(
+    con: duckdb.DuckDBPyConnection, log: LogSource, mode: bool | None, *, workers: int = 0
+) -> LogCache | None:
+    """Bring the cache up to the log (when worthwhile) and return what it holds.
+
+    ``mode``: None caches large logs, True any log, False none. ``workers``: threads
+    reading the event types at once (0: one per core, up to 4). Any failure leaves
+    the cache as it was and reads the log live instead: the cache only ever makes
+    reading faster.
+    """
+    store = _store(log, mode)
+    if store is None:
+        return None
+    threshold = _threshold(mode)
     if log.last_sequence < threshold and not store.exists():
         return None  # too small to be worth a cache: leave no trace
     try:
@@ -101,7 +133,7 @@ def refresh_cache(
                 return cache
             copies = [Copy(k, kind_file(k), _live_select(k, after, through)) for k in KINDS]
             extent = {"first": after + 1, "last": through, "last_event_id": log.last_event_id}
-            workers = max(1, min(4, os.cpu_count() or 1))  # each type's read on its own core
+            workers = workers or max(1, min(4, os.cpu_count() or 1))  # a type per core
             manifest = cache.manifest
             manifest.chunks.append(store.write_chunk(con, copies, extent, workers=workers))
             if len(manifest.chunks) > MAX_CHUNKS:
@@ -113,4 +145,4 @@ def refresh_cache(
         return None
 
 
-__all__ = ["KINDS", "LogCache", "refresh_cache"]
+__all__ = ["KINDS", "LogCache", "cache_is_behind", "current_cache", "refresh_cache"]

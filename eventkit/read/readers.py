@@ -29,7 +29,8 @@ import pyarrow.dataset as ds
 from eventkit.catalog.events import format_timestamp
 from eventkit.errors import EventkitError, ReadOnlyError, map_driver_error
 from eventkit.read.arrow import fetch
-from eventkit.read.cache import refresh_cache
+from eventkit.read.cache import LogCache, cache_is_behind, current_cache, refresh_cache
+from eventkit.read.cache_builder import build_in_background
 from eventkit.read.chunks import CACHE_MIN_EVENTS
 from eventkit.read.datasets import (
     Dataset,
@@ -55,23 +56,56 @@ from eventkit.read.views import create_log_views, live_events_select
 class LogReader:
     """A DuckDB connection over one log, with its views and (maybe) its cache.
 
-    ``cache`` as for :func:`connect_duckdb`.
+    ``cache`` as for :func:`connect_duckdb`. With ``cache`` None the reader never waits
+    for the cache: it uses what the cache holds and reads the rest live, and a cache
+    that is missing or far behind is built in the background
+    (:mod:`eventkit.read.cache_builder`) once :meth:`want_cache` is called; the views
+    take it when :meth:`take_new_cache` finds it ready.
     """
 
     def __init__(self, log: LogSource, cache: bool | None):
         self.log = log
         self.cache_mode = cache
         self.pid = os.getpid()
+        self._built: LogCache | None = None
+        self._gave_up = False
+        self._lock = threading.Lock()
         try:
             self.con = attach(log)
             if log.tempdir is not None:  # the copy goes when the connection does
                 weakref.finalize(self.con, shutil.rmtree, log.tempdir, True)
             self.identity = identity(log)
-            self.cache = refresh_cache(self.con, log, cache)
+            if cache is None:
+                self.cache = current_cache(self.con, log)
+                self._behind = log.tempdir is None and cache_is_behind(log, self.cache)
+            else:
+                self.cache = refresh_cache(self.con, log, cache)
+                self._behind = False
             create_log_views(self.con, log, self.cache)
         except BaseException:
             log.remove_copy()
             raise
+
+    def want_cache(self) -> None:
+        """Start building the cache in the background, if it is missing or behind."""
+        if self._behind:
+            self._behind = False
+            build_in_background(self.log.origin, self._cache_built)
+
+    def _cache_built(self, cache: LogCache | None) -> None:
+        held = self.cache.last_sequence if self.cache else 0
+        if cache is None:
+            self._gave_up = True  # no cache here (not writable, disabled): read live
+        elif cache.last_sequence > held:
+            self._built = cache
+
+    def take_new_cache(self) -> None:
+        """Point the views at a cache built since they were made (queries running go on)."""
+        with self._lock:
+            cache, self._built = self._built, None
+            if cache is not None:
+                create_log_views(self.con, self.log, cache)
+                self.cache = cache
 
     def close(self) -> None:
         with contextlib.suppress(duckdb.Error):
@@ -96,8 +130,8 @@ class LogReader:
             return False
         last = int(last or 0)
         cached = self.cache.last_sequence if self.cache else 0
-        if self.cache_mode is not False and last - cached >= CACHE_MIN_EVENTS:
-            return False  # grown well past the cache: a new reader extends it
+        if self.cache_mode is None and not self._gave_up and last - cached >= CACHE_MIN_EVENTS:
+            self._behind = self.log.tempdir is None  # grown well past the cache: extend it
         return True
 
 
@@ -151,6 +185,8 @@ def _shared_reader(src: str | os.PathLike[str]) -> LogReader | DatasetReader:
     with _READERS_LOCK:
         reader = _READERS.get(key)
         if reader is not None and reader.current():
+            if isinstance(reader, LogReader):
+                reader.take_new_cache()
             return reader
         if reader is not None:  # not closed: a cursor in another thread may still read it
             del _READERS[key]
@@ -191,7 +227,10 @@ def connect_duckdb(src: object, *, cache: bool | None = None) -> duckdb.DuckDBPy
     Raises :class:`LogNotFoundError` for a missing path and :class:`NotAnEventLogError`
     for a file that is not an eventkit log.
     """
-    return _open_reader(src, cache).con
+    reader = _open_reader(src, cache)
+    if isinstance(reader, LogReader):
+        reader.want_cache()  # for the connections after this one
+    return reader.con
 
 
 @contextlib.contextmanager
@@ -210,13 +249,16 @@ def session(src: object, *, private: bool = False) -> Iterator[duckdb.DuckDBPyCo
     if store_connection(src) is not None and src.path is not None:
         src = src.path
     if isinstance(src, str | os.PathLike) and not private:
-        cursor = _shared_reader(src).con.cursor()
+        reader = _shared_reader(src)
+        cursor = reader.con.cursor()
         try:
             cursor.execute("SET TimeZone = 'UTC'")
             quiet(cursor)
             yield cursor
         finally:
             cursor.close()
+        if isinstance(reader, LogReader):
+            reader.want_cache()  # after the first piece of work, never before it
         return
     reader = _open_reader(src, None if private else False)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from eventkit.catalog import entities
 from eventkit.catalog.columns import view_name
-from eventkit.catalog.events import THREAD_STREAM_FIELD, TURN_ACTIVITY_FIELD
+from eventkit.catalog.events import EVENT_TYPES, THREAD_STREAM_FIELD, TURN_ACTIVITY_FIELD
 from eventkit.read.views import REPLAY_SCHEMA
 
 # ------------------------------------------------------------------ replay SQL
@@ -25,6 +25,24 @@ from eventkit.read.views import REPLAY_SCHEMA
 
 def _v(event_type: str, cond: str) -> str:
     return f'(SELECT * FROM {REPLAY_SCHEMA}."{view_name(event_type)}" WHERE {cond})'
+
+
+def _once(query: str, cond: str) -> str:
+    """``query`` reading each event type once: every use of a type's rows is one CTE.
+
+    A builder uses some types several times (tool calls for the calls and for turn
+    activity; thread creations for every child entity). Over a log those reads are
+    scans of SQLite, each parsing the payloads again; a materialized CTE (whose unused
+    columns DuckDB still prunes) reads them once per query.
+    """
+    ctes = []
+    for event_type in EVENT_TYPES:
+        used = _v(event_type, cond)
+        if query.count(used) > 1:
+            name = f'"_once_{view_name(event_type)}"'
+            query = query.replace(used, name)
+            ctes.append(f"{name} AS MATERIALIZED {used}")
+    return f"WITH {', '.join(ctes)} {query}" if ctes else query
 
 
 def _threads_created(cond: str) -> str:
@@ -95,8 +113,9 @@ def projects_sql(cond: str = "true") -> str:
         f"SELECT * FROM {_v('ProjectCreated', cond)} "
         'QUALIFY row_number() OVER (PARTITION BY id ORDER BY "sequence") = 1'
     )
-    return entities.PROJECTS.select(
-        f"""
+    return _once(
+        entities.PROJECTS.select(
+            f"""
 WITH created AS ({created}),
 renamed AS (
     SELECT id, arg_max_null(name, "sequence") AS name, max(occurred_at) AS last_at
@@ -111,7 +130,9 @@ SELECT c.id AS project_id, coalesce(r.name, c.name) AS name, c.path,
     d.deleted_at, c."sequence" AS _seq
 FROM created c LEFT JOIN renamed r USING (id) LEFT JOIN deleted d USING (id)
 """,
-        keep=("_seq",),
+            keep=("_seq",),
+        ),
+        cond,
     )
 
 
@@ -120,8 +141,9 @@ def threads_sql(cond: str = "true") -> str:
         f'SELECT {field} AS thread_id, "sequence", occurred_at FROM {_v(event_type, cond)}'
         for event_type, field in THREAD_STREAM_FIELD.items()
     )
-    return entities.THREADS.select(
-        f"""
+    return _once(
+        entities.THREADS.select(
+            f"""
 WITH created AS ({_threads_created(cond)}),
 renamed AS (
     SELECT id, arg_max_null(title, "sequence") AS title
@@ -164,7 +186,9 @@ LEFT JOIN deleted d USING (id) LEFT JOIN turns t USING (id)
 LEFT JOIN messages m USING (id) LEFT JOIN activity act USING (id)
 LEFT JOIN first_model fm USING (id)
 """,
-        keep=("_seq",),
+            keep=("_seq",),
+        ),
+        cond,
     )
 
 
@@ -184,8 +208,9 @@ def turns_sql(cond: str = "true") -> str:
         f"CASE WHEN u.n > 0 THEN u.{t} ELSE d.usage_{t} END AS {t}" for t in _TOKENS
     )
     sums = ", ".join(f"sum({t}) AS {t}" for t in _TOKENS)
-    return entities.TURNS.select(
-        f"""
+    return _once(
+        entities.TURNS.select(
+            f"""
 WITH started AS ({_children_created("TurnStarted", cond)}),
 done AS ({_first(_after("TurnCompleted", "started", cond))}),
 {_tool_calls_ctes(cond)},
@@ -224,19 +249,25 @@ SELECT s.id AS turn_id, s.thread_id, s.model,
 FROM started s LEFT JOIN done d USING (id) LEFT JOIN call_counts n USING (id)
 LEFT JOIN call_usage u USING (id) LEFT JOIN activity act USING (id)
 """,
-        keep=("_seq",),
+            keep=("_seq",),
+        ),
+        cond,
     )
 
 
 def model_calls_sql(cond: str = "true") -> str:
-    return entities.MODEL_CALLS.select(
-        f"WITH {_model_calls_cte(cond)} SELECT * FROM model_calls", keep=("_seq",)
+    return _once(
+        entities.MODEL_CALLS.select(
+            f"WITH {_model_calls_cte(cond)} SELECT * FROM model_calls", keep=("_seq",)
+        ),
+        cond,
     )
 
 
 def messages_sql(cond: str = "true") -> str:
-    return entities.MESSAGES.select(
-        f"""
+    return _once(
+        entities.MESSAGES.select(
+            f"""
 WITH created AS ({_children_created("MessageAdded", cond)}),
 deltas AS (
     SELECT id, string_agg(delta, '' ORDER BY "sequence") AS text, count(*) AS n,
@@ -249,15 +280,18 @@ SELECT c.id AS message_id, c.thread_id, c.turn_id, c.role,
     CAST(coalesce(d.n, 0) AS BIGINT) AS delta_count, c."sequence" AS _seq
 FROM created c LEFT JOIN deltas d USING (id)
 """,
-        keep=("_seq",),
+            keep=("_seq",),
+        ),
+        cond,
     )
 
 
 def tool_calls_sql(cond: str = "true") -> str:
     # tool_category: the exact name first, then case-insensitively, else 'other' —
     # the lookup of eventkit.catalog.tool_categories.tool_category, over its table.
-    return entities.TOOL_CALLS.select(
-        f"""
+    return _once(
+        entities.TOOL_CALLS.select(
+            f"""
 WITH {_tool_calls_ctes(cond)},
 approvals AS (
     SELECT tool_call_id AS id,
@@ -278,13 +312,16 @@ FROM calls c LEFT JOIN call_done d USING (id) LEFT JOIN approvals a USING (id)
 LEFT JOIN tool_categories exact ON exact.tool = c.tool
 LEFT JOIN folded ON folded.tool = lower(c.tool)
 """,
-        keep=("_seq",),
+            keep=("_seq",),
+        ),
+        cond,
     )
 
 
 def checkpoints_sql(cond: str = "true") -> str:
-    return entities.CHECKPOINTS.select(
-        f"""
+    return _once(
+        entities.CHECKPOINTS.select(
+            f"""
 WITH created AS ({_children_created("CheckpointCreated", cond)}),
 restored AS (
     SELECT id, arg_max(occurred_at, "sequence") AS restored_at
@@ -294,19 +331,24 @@ SELECT c.id AS checkpoint_id, c.thread_id, c.turn_id, c.git_ref, c.message,
     c.occurred_at AS created_at, r.restored_at, c."sequence" AS _seq
 FROM created c LEFT JOIN restored r USING (id)
 """,
-        keep=("_seq",),
+            keep=("_seq",),
+        ),
+        cond,
     )
 
 
 def settings_sql(cond: str = "true") -> str:
-    return entities.SETTINGS.select(
-        f"""
+    return _once(
+        entities.SETTINGS.select(
+            f"""
 SELECT key, arg_max_null(CAST(value AS VARCHAR), "sequence") AS value,
     arg_max(occurred_at, "sequence") AS updated_at, min("sequence") AS _seq
 FROM {_v("SettingChanged", cond)}
 GROUP BY key
 """,
-        keep=("_seq",),
+            keep=("_seq",),
+        ),
+        cond,
     )
 
 
