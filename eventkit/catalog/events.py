@@ -33,6 +33,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     TypeAdapter,
+    ValidationInfo,
 )
 
 SCHEMA_VERSION = 1
@@ -76,6 +77,8 @@ def format_timestamp(value: datetime) -> str:
 def parse_timestamp(text: str) -> datetime:
     """Parse a stored timestamp (or any ISO-8601 text with an offset) into aware UTC."""
     value = datetime.fromisoformat(text)
+    if value.tzinfo is UTC:  # how the store writes them (``...Z``): already UTC
+        return value
     if value.tzinfo is None:
         raise ValueError(f"timestamp {text!r} has no timezone")
     return value.astimezone(UTC)
@@ -86,7 +89,7 @@ def utc_now() -> datetime:
 
 
 def _require_aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
+    if value.utcoffset() is None:  # naive (no tzinfo, or one that gives no offset)
         raise ValueError("timestamp must be timezone-aware (naive datetimes are rejected)")
     try:
         return value.astimezone(UTC)
@@ -174,7 +177,19 @@ def _json_ok(value: Any) -> bool:
     return True
 
 
-def _json_data(value: Any) -> Any:
+STORED = "eventkit.stored"
+"""Validation context key: the payload is one the store wrote (after checking it).
+
+Replay passes ``context={STORED: True}``: a payload read back from the log was
+validated and serialized by the store, so the JSON checks that keep a value from
+changing when it is *written* (finite numbers, valid Unicode, bounded depth) are
+skipped; every model is still built and every field's type still checked.
+"""
+
+
+def _json_data(value: Any, info: ValidationInfo) -> Any:
+    if info.context is not None and info.context.get(STORED):
+        return value
     if not _json_ok(value):
         raise ValueError(_json_problem(value) or "cannot be stored as JSON")
     return value
@@ -581,11 +596,65 @@ class StoredEvent:
     metadata: dict[str, Any] | None = None
 
 
+def _stored_event_maker():
+    new = object.__new__
+    setters = tuple(getattr(StoredEvent, name).__set__ for name in StoredEvent.__slots__)
+    (
+        s_seq,
+        s_id,
+        s_type,
+        s_stream,
+        s_version,
+        s_occurred,
+        s_recorded,
+        s_schema,
+        s_event,
+        s_meta,
+    ) = setters
+
+    def stored_event(
+        sequence: int,
+        event_id: str,
+        event_type: str,
+        stream_id: str,
+        stream_version: int,
+        occurred_at: datetime,
+        recorded_at: datetime,
+        schema_version: int,
+        event: Event | UnknownEvent,
+        metadata: dict[str, Any] | None,
+    ) -> StoredEvent:
+        """``StoredEvent(...)`` with every field given, twice as fast (for replay and append).
+
+        A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``
+        by name; this sets the slots directly. The result is the same object.
+        """
+        stored = new(StoredEvent)
+        s_seq(stored, sequence)
+        s_id(stored, event_id)
+        s_type(stored, event_type)
+        s_stream(stored, stream_id)
+        s_version(stored, stream_version)
+        s_occurred(stored, occurred_at)
+        s_recorded(stored, recorded_at)
+        s_schema(stored, schema_version)
+        s_event(stored, event)
+        s_meta(stored, metadata)
+        return stored
+
+    return stored_event
+
+
+stored_event = _stored_event_maker()
+
+
 __all__ = [
     "EVENT_CLASSES",
     "EVENT_TYPES",
     "MAX_COUNT",
     "MAX_JSON_DEPTH",
+    "STORED",
+    "stored_event",
     "MAX_PAYLOAD_BYTES",
     "SCHEMA_VERSION",
     "THREAD_STREAM_FIELD",

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
@@ -25,6 +26,7 @@ from eventkit.catalog.events import (
     MAX_JSON_DEPTH,
     MAX_PAYLOAD_BYTES,
     SCHEMA_VERSION,
+    STORED,
     Event,
     StoredEvent,
     UnknownEvent,
@@ -33,6 +35,7 @@ from eventkit.catalog.events import (
     new_ids,
     parse_event,
     parse_timestamp,
+    stored_event,
     stream_id_of,
     utc_now,
 )
@@ -236,7 +239,9 @@ def _decode(row: Sequence[Any], lenient: bool) -> StoredEvent:
         )
     model = EVENT_TYPES.get(event_type)
     if model is not None:
-        event: Event | UnknownEvent = model.model_validate_json(payload)
+        event: Event | UnknownEvent = model.__pydantic_validator__.validate_json(
+            payload, context=_STORED
+        )
     elif lenient:
         data = json.loads(payload)
         event = UnknownEvent(type=event_type, at=data.get("at"), data=data)
@@ -245,18 +250,39 @@ def _decode(row: Sequence[Any], lenient: bool) -> StoredEvent:
             f"event {seq} has type {event_type!r}, unknown to this eventkit "
             "(written by a newer version?); replay with lenient=True to skip past it"
         )
-    return StoredEvent(
-        sequence=seq,
-        event_id=event_id,
-        event_type=event_type,
-        stream_id=stream_id,
-        stream_version=version,
-        occurred_at=parse_timestamp(occurred),
-        recorded_at=parse_timestamp(recorded),
-        schema_version=schema,
-        event=event,
-        metadata=json.loads(meta) if meta is not None else None,
+    global _recorded
+    # The envelope's occurred_at is the payload's "at" as the store wrote it (the payload
+    # opens with {"type":"...","at":"...): then it is the parsed event.at.
+    at = getattr(event, "at", None)
+    if at is None or not payload.startswith(occurred, 17 + len(event_type)):
+        at = parse_timestamp(occurred)
+    # Events appended in one batch share their recorded_at text.
+    seen = _recorded
+    if seen[0] != recorded:
+        seen = _recorded = (recorded, parse_timestamp(recorded))
+    return stored_event(
+        seq,
+        event_id,
+        event_type,
+        stream_id,
+        version,
+        at,
+        seen[1],
+        schema,
+        event,
+        _load_metadata(meta) if meta is not None else None,
     )
+
+
+_STORED = {STORED: True}
+_recorded: tuple[str | None, datetime | None] = (None, None)
+
+
+def _load_metadata(text: str) -> dict[str, Any]:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # integers beyond 64 bits, which json reads exactly
+        return json.loads(text)
 
 
 def validate_event(item: object, index: int = 0) -> Event:
@@ -410,7 +436,7 @@ class EventStore:
                 )
             )
             stored_fresh.append(
-                StoredEvent(  # positional, in field order: keywords cost 30% more here
+                stored_event(
                     sequence,
                     item.event_id,
                     event.type,
@@ -420,7 +446,7 @@ class EventStore:
                     recorded_at,
                     SCHEMA_VERSION,
                     event,
-                    json.loads(item.metadata) if item.metadata else None,
+                    _load_metadata(item.metadata) if item.metadata else None,
                 )
             )
             results[item.index] = stored_fresh[-1]
