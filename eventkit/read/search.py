@@ -16,6 +16,7 @@ only), then by sequence.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 import pandas as pd
@@ -28,7 +29,7 @@ COLUMNS = (
     "turn_id",
     "sequence",
     "event_type",
-    "where",
+    "field",
     "snippet",
     "occurred_at",
     "score",
@@ -42,8 +43,8 @@ MIN_INDEXED = 3
 """The trigram index finds terms of at least this many characters."""
 
 MARK = ("«", "»")
-SNIPPET_BEFORE = 60
-SNIPPET_AFTER = 100
+SNIPPET_BEFORE = 40
+SNIPPET_AFTER = 90
 DEFAULT_LIMIT = 50
 
 
@@ -103,17 +104,30 @@ def _types(types: str | Sequence[str] | None) -> list[str] | None:
     return sorted({MESSAGE if t == DELTA else t for t in wanted})
 
 
+def _width(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
 def snippet(text: str, terms: Sequence[str]) -> str:
-    """The text around the first match, every match marked ``«…»``, on one line."""
+    """The text around the first match, every match marked ``«…»``, on one line.
+
+    About :data:`SNIPPET_BEFORE` columns before the match and :data:`SNIPPET_AFTER` from
+    its start (wide characters, such as CJK, count two).
+    """
     pattern = re.compile(
         "|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True)), re.IGNORECASE
     )
     first = pattern.search(text)
-    at = first.start() if first else 0
-    start = max(0, at - SNIPPET_BEFORE)
-    end = min(len(text), at + SNIPPET_AFTER)
-    window = text[start:end]
-    marked = pattern.sub(lambda m: f"{MARK[0]}{m.group(0)}{MARK[1]}", window)
+    start = end = first.start() if first else 0
+    width = 0
+    while start > 0 and width < SNIPPET_BEFORE:
+        start -= 1
+        width += _width(text[start])
+    width = 0
+    while end < len(text) and (width < SNIPPET_AFTER or (first and end < first.end())):
+        width += _width(text[end])
+        end += 1
+    marked = pattern.sub(lambda m: f"{MARK[0]}{m.group(0)}{MARK[1]}", text[start:end])
     marked = " ".join(marked.split())
     return ("…" if start > 0 else "") + marked + ("…" if end < len(text) else "")
 
@@ -134,7 +148,7 @@ def search(
 
     Returns a frame with :data:`COLUMNS`: the hit's thread and turn, the ``sequence``
     and ``event_type`` of the event that holds the text (a message's ``MessageAdded``),
-    ``where`` it matched (``user message``, ``assistant message``, ``tool input``,
+    ``field``: the text it matched in (``user message``, ``assistant message``, ``tool input``,
     ``tool output``, ``tool error``, ``tool denied``, ``thread title``), a ``snippet``
     with the matches marked ``«…»``, ``occurred_at`` (UTC) and the bm25 ``score``.
     """
@@ -181,7 +195,7 @@ def _frame(rows: list[tuple]) -> pd.DataFrame:
     frame = {
         **{c: pd.array(data[c], dtype="string") for c in ("thread_id", "turn_id", "event_type")},
         "sequence": pd.array(data["sequence"], dtype="Int64"),
-        "where": pd.array(data["where"], dtype="string"),
+        "field": pd.array(data["field"], dtype="string"),
         "snippet": pd.array(data["snippet"], dtype="string"),
         "occurred_at": times.astype("datetime64[us, UTC]").array,
         "score": pd.array(data["score"], dtype="float64"),

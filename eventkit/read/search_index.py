@@ -264,12 +264,23 @@ def _locked(path: Path) -> Iterator[None]:
 def _open_persistent(path: Path, log: LogText) -> SearchIndex:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with _locked(path.with_name(LOCK_FILE)):
-        conn = sqlite3.connect(path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
         try:
-            return _bring_up_to_date(conn, path, log)
-        except BaseException:
-            conn.close()
+            return _connect_and_update(path, log)
+        except sqlite3.OperationalError:
             raise
+        except sqlite3.DatabaseError:  # not an SQLite file, or damaged: the log is the truth
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            return _connect_and_update(path, log)
+
+
+def _connect_and_update(path: Path, log: LogText) -> SearchIndex:
+    conn = sqlite3.connect(path, timeout=LOCK_TIMEOUT_S, isolation_level=None)
+    try:
+        return _bring_up_to_date(conn, path, log)
+    except BaseException:
+        conn.close()
+        raise
 
 
 def _meta(conn: sqlite3.Connection) -> dict[str, str]:
