@@ -294,6 +294,8 @@ def test_types_filter_the_hits(texts_log):
     assert list(hits(texts_log, "fail", types="MessageDelta").event_type) == ["MessageAdded"]
     with pytest.raises(ek.SearchQueryError, match="'TurnStarted'.*searchable are"):
         ek.search(texts_log, "x", types=["TurnStarted"])
+    with pytest.raises(ek.SearchQueryError, match="no event types"):
+        ek.search(texts_log, "x", types=[])
 
 
 def test_limit_keeps_the_best_hits(sample_copy):

@@ -15,6 +15,7 @@ only), then by sequence.
 
 from __future__ import annotations
 
+import numbers
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -95,6 +96,10 @@ def _types(types: str | Sequence[str] | None) -> list[str] | None:
     if types is None:
         return None
     wanted = [types] if isinstance(types, str) else list(types)
+    if not wanted:
+        raise SearchQueryError(
+            f"no event types to search: give one of {', '.join(SEARCHABLE_TYPES)}"
+        )
     unknown = [t for t in wanted if t not in SEARCHABLE_TYPES]
     if unknown:
         raise SearchQueryError(
@@ -154,7 +159,9 @@ def search(
     """
     terms = parse_query(query)
     wanted = _types(types)
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+    if limit is not None and (
+        not isinstance(limit, numbers.Integral) or isinstance(limit, bool) or limit < 1
+    ):
         raise SearchQueryError(f"limit must be a whole number of at least 1, not {limit!r}")
     indexed = [t for t in terms if len(t) >= MIN_INDEXED]
     short = [t for t in terms if len(t) < MIN_INDEXED]
@@ -175,7 +182,7 @@ def search(
     )
     if limit is not None:
         hits += " LIMIT ?"
-        params.append(limit)
+        params.append(int(limit))
     # Ranked first, then joined: only the hits' texts are read.
     sql = (
         f"WITH hits AS ({hits}) SELECT docs.thread_id, docs.turn_id, docs.sequence, "
