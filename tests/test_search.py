@@ -261,6 +261,13 @@ def test_short_terms_are_matched_by_a_scan(texts_log):
     assert (hits(texts_log, "ok").score == 0).all()
 
 
+def test_like_wildcards_in_a_short_term_are_characters(texts_log):
+    # unescaped, `_4` would also match " 42" (the renamed title) and "34"
+    found = hits(texts_log, "_4")
+    assert sorted(found.sequence) == [2, 9]
+    assert hits(texts_log, "%").empty
+
+
 def test_snippets_mark_every_match_on_one_line():
     text = "first line\n\n" + "x" * 200 + " the Cause and the cause\nend"
     got = snippet(text, ["cause"])

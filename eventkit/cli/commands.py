@@ -302,7 +302,8 @@ DECLARED: tuple[Command, ...] = (
     ),
     Command(
         "search",
-        "Full-text search of messages, tool inputs and outputs, thread titles; ranked hits.",
+        "Full-text search of messages, tool inputs and outputs and thread titles: ranked "
+        "hits by session, with the command that shows each (exits 0 with or without hits).",
         search,
         (
             _log(),
