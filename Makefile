@@ -29,6 +29,7 @@ demo: $(STAMP) $(SAMPLE)
 	$(BIN)/eventkit project $(DEMO)
 	$(BIN)/eventkit stats $(DEMO)
 	$(BIN)/eventkit summary $(DEMO)
+	$(BIN)/eventkit search $(DEMO) "機器人" --limit 5
 	$(BIN)/eventkit audit $(DEMO)
 	$(BIN)/eventkit report $(DEMO) --out demo-report.html
 

@@ -2,7 +2,8 @@
 
 Ratios are measured in one run on one machine (these machines are noisy: compare
 ratios, not seconds). Sizes: ``EVENTKIT_BENCH_EVENTS`` (read benchmark, default
-1,000,000), ``EVENTKIT_BENCH_10M=1`` adds a 10M-event step to the scaling and
+1,000,000), ``EVENTKIT_BENCH_SEARCH_EVENTS`` (search benchmark, default 1,000,000),
+``EVENTKIT_BENCH_10M=1`` adds a 10M-event step to the scaling and
 export benchmarks.
 """
 
@@ -24,6 +25,7 @@ from . import (
     bench_read,
     bench_replay,
     bench_scale,
+    bench_search,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results.md"
@@ -68,6 +70,18 @@ def _rows(results: dict[str, dict[str, Any]]) -> list[tuple[str, str, str, str, 
                 f"{baselines[case['case']]} {case['baseline_s']:.3f} s",
                 f"{case['ratio']:.1f}x",
                 f">= {case['target']}x",
+            )
+        )
+    search = results["search"]
+    for case in search["cases"]:
+        rows.append(
+            (
+                f"search {case['query']} ({case['kind']}, {case['hits']:,} hits; "
+                f"{search['events']:,} events, warm)",
+                f"{case['eventkit_s'] * 1e3:.1f} ms",
+                f"DuckDB ILIKE {case['baseline_s'] * 1e3:.1f} ms",
+                f"{case['ratio']:.1f}x",
+                f">= {search['target']}x" if case["kind"] == "selective" else "",
             )
         )
     for case in results["import"]["cases"]:
@@ -155,6 +169,14 @@ def _markdown(results: dict[str, dict[str, Any]], elapsed: float) -> str:
         f"'warm' figures come after it. Peak memory {read['peak_rss_mib']:,.0f} MiB "
         "(the pandas.read_sql baseline's)."
     )
+    search = results["search"]
+    lines.append(
+        f"\nSearch benchmark: the index of {search['events']:,} events "
+        f"({search['texts_mb']:.0f} MB of text, an index of {search['index_mib']:.0f} MiB) "
+        "was built cold in "
+        f"{search['build_s']:.1f} s; {search['incremental_events']:,} appended events were "
+        f"added to it in {search['incremental_s']:.2f} s."
+    )
     lines += bench_export.markdown(results["export"])
     return "\n".join(lines) + "\n"
 
@@ -166,6 +188,7 @@ def main() -> None:
         "append": bench_append.run(),
         "replay": bench_replay.run(),
         "read": bench_read.run(),
+        "search": bench_search.run(),
         "import": bench_import.run(),
         "generate": bench_generate.run(),
         "scale": bench_scale.run(),

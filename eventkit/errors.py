@@ -116,6 +116,10 @@ class SourceNotFoundError(EventkitError, FileNotFoundError):
     """An importer's input (an agent's log file or folder) does not exist."""
 
 
+class SearchQueryError(EventkitError, ValueError):
+    """A search that cannot run: an empty query, an unknown event type, a bad limit."""
+
+
 class ReportError(EventkitError):
     """The report notebook failed while running against the log."""
 

@@ -119,6 +119,7 @@ def argv_by_command(tmp_path, monkeypatch):
         "generate": lambda: ["generate", fresh("gen"), "--events", "50"],
         "sql": lambda: ["sql", log, "select event_type, count(*) as n from events group by 1"],
         "views": lambda: ["views", log],
+        "search": lambda: ["search", log, "the cause"],
         "summary": lambda: ["summary", log],
         "project": lambda: ["project", log],
         "import": lambda: ["import", "codex", FIXTURES / "codex", "--log", fresh("import")],

@@ -177,6 +177,33 @@ def views(args: Namespace) -> Result:
     return Result(Table.of_frame(list_views(args.log)))
 
 
+SEARCH_COLUMNS = ("sequence", "occurred_at", "field", "snippet")
+
+
+def search(args: Namespace) -> Result:
+    from eventkit.read.search import search
+
+    hits = search(args.log, args.query, types=args.type, limit=args.limit)
+    return Result(Table.of_frame(hits), _search_text(args.log, args.query, hits))
+
+
+def _search_text(log: str, query: str, hits) -> str:
+    """The hits grouped by session (best session first), each with the command showing it."""
+    import shlex
+
+    if hits.empty:
+        return f"no hits for {query!r}"
+    sessions = list(dict.fromkeys(hits["thread_id"].fillna("")))
+    blocks = [f"{len(hits)} hit(s) in {len(sessions)} session(s), best first"]
+    for thread_id in sessions:
+        rows = hits[hits["thread_id"].fillna("") == thread_id]
+        show = f"eventkit show {shlex.quote(str(log))} {shlex.quote(thread_id)}"
+        table = Table.of_frame(rows[list(SEARCH_COLUMNS)])
+        indented = "\n".join("  " + line for line in format_table(table).splitlines())
+        blocks.append(f"session {thread_id}: {len(rows)} hit(s); {show}\n{indented}")
+    return "\n\n".join(blocks)
+
+
 AUDIT_COLUMNS = ("check", "severity", "message", "entity_id", "sequences")
 
 
@@ -271,6 +298,25 @@ DECLARED: tuple[Command, ...] = (
         "List the DuckDB views of a log or dataset and their columns.",
         views,
         (_log(SRC_HELP),),
+        output="rows",
+    ),
+    Command(
+        "search",
+        "Full-text search of messages, tool inputs and outputs and thread titles: ranked "
+        "hits by session, with the command that shows each (exits 0 with or without hits).",
+        search,
+        (
+            _log(),
+            arg("query", help='words and "quoted phrases"; a hit holds them all, as written'),
+            arg(
+                "--type",
+                action="append",
+                metavar="EVENT_TYPE",
+                help="search only this event type (repeatable): MessageAdded, "
+                "ToolCallStarted, ToolCallCompleted, ThreadCreated, ThreadRenamed",
+            ),
+            arg("--limit", type=int, default=50, help="at most this many hits (default 50)"),
+        ),
         output="rows",
     ),
     Command(

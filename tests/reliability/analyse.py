@@ -57,6 +57,7 @@ def main(log: str, out: str) -> None:
         results[name] = getattr(ek, name)(log)
     results["stats"] = {k: v for k, v in stats(log).items() if k != "log"}
     results["audit"] = sorted(str(f) for f in ek.audit(log))
+    results["search"] = ek.search(log, '"the cause"', limit=None)
     with open(out, "wb") as fh:
         pickle.dump(results, fh)
 

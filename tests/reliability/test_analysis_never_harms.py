@@ -1,7 +1,8 @@
 """Analysis never harms the log.
 
 A log that cannot be written (a read-only bind mount, or read-only permissions for
-an unprivileged user) is analysed with DuckDB, the frames, ``stats`` and ``audit``:
+an unprivileged user) is analysed with DuckDB, the frames, ``stats``, ``audit`` and
+``search``:
 the results equal those from the writable original, and the file is byte for byte
 what it was, with nothing created beside it. And long DuckDB reads running while a
 writer process appends do not hold the writer up.
