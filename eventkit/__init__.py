@@ -54,6 +54,7 @@ from eventkit.errors import (
     ReportError,
     SourceNotFoundError,
     StorageError,
+    ThreadNotFoundError,
     UnknownEventTypeError,
     UnsupportedSchemaError,
 )
@@ -98,6 +99,8 @@ _LAZY = {
     "merge": "log.merge",
     "backup": "log.backup",
     "report": "apps.report",
+    "show": "apps.session_page",
+    "SessionPage": "apps.session_page",
 }
 
 __all__ = [
@@ -135,6 +138,7 @@ __all__ = [
     "ThreadArchived",
     "ThreadCreated",
     "ThreadDeleted",
+    "ThreadNotFoundError",
     "ThreadRenamed",
     "TokenUsage",
     "ToolCallCompleted",

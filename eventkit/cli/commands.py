@@ -207,6 +207,20 @@ def report(args: Namespace) -> Result:
     return Result(Record({"out": out}), f"report written to {out}")
 
 
+def show(args: Namespace) -> Result:
+    from eventkit.apps.session_page import save_page
+
+    out = save_page(args.log, args.thread_id, args.out, as_of=_as_of(args.as_of))
+    return Result(
+        Record({"thread_id": args.thread_id, "out": out}), f"session page written to {out}"
+    )
+
+
+def _as_of(value: str | None) -> int | str | None:
+    """``--as-of``: a sequence number (digits) or a point in time (ISO text)."""
+    return int(value) if value is not None and value.isdigit() else value
+
+
 # --------------------------------------------------------------------------- the registry
 
 DECLARED: tuple[Command, ...] = (
@@ -330,6 +344,17 @@ DECLARED: tuple[Command, ...] = (
             _log(),
             arg("--out", required=True, help="the HTML file to write"),
             arg("--with-code", action="store_true", help="show the notebook's code cells"),
+        ),
+    ),
+    Command(
+        "show",
+        "Write one session (thread) as a self-contained HTML page: its figures and timeline.",
+        show,
+        (
+            _log(SRC_HELP),
+            arg("thread_id", help="the thread to show (threads_df's thread_id)"),
+            arg("--out", help="the HTML file to write (default: <thread id>.html here)"),
+            arg("--as-of", help="the log as of this sequence number or point in time"),
         ),
     ),
     Command(
