@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 from datetime import datetime
 
 import pandas as pd
@@ -118,9 +119,10 @@ def table(frame: pd.DataFrame, formats: dict[str, object] | None = None) -> str:
     for values in frame.itertuples(index=False, name=None):
         cells = []
         for column, value in zip(frame.columns, values, strict=True):
-            shown = formats.get(column, _plain)(value)
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            klass = ' class="num"' if numeric else ""
+            shown = value if isinstance(value, Markup) else formats.get(column, _plain)(value)
+            numeric = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            long = len(shown) > 40  # long text may wrap; short cells stay on one line
+            klass = ' class="num"' if numeric else ("" if long else ' class="short"')
             cells.append(f"<td{klass}>{shown if isinstance(shown, Markup) else esc(shown)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     if not rows:
@@ -140,10 +142,13 @@ def link(href: str, text: object) -> Markup:
 def _plain(value: object) -> str:
     if missing(value):
         return "—"
-    if isinstance(value, float):
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        value = float(value)
         return f"{value:,.3f}" if abs(value) < 1_000 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
     if isinstance(value, datetime | pd.Timestamp):
         return stamp(value)
     return str(value)
@@ -187,6 +192,7 @@ table { border-collapse: collapse; background: #fff; border: 1px solid #dde1e8; 
 th, td { padding: 6px 10px; border-bottom: 1px solid #e8ebf0; text-align: left;
   vertical-align: top; }
 th { background: #eef1f5; font-weight: 600; }
+td.short { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.none { color: #7a8293; font-style: italic; }
 a { color: #1f5fbf; }

@@ -201,10 +201,14 @@ def export(args: Namespace) -> Result:
 
 
 def report(args: Namespace) -> Result:
-    from eventkit.apps.report import report
+    from eventkit.apps.report import report, sessions_dir
 
-    out = report(args.log, args.out, include_code=args.with_code)
-    return Result(Record({"out": out}), f"report written to {out}")
+    out = report(args.log, args.out)
+    pages = sessions_dir(out)
+    text = f"report written to {out}"
+    if pages.is_dir():
+        text += f"\nsession pages it links to: {pages}/"
+    return Result(Record({"out": out, "session_pages": pages if pages.is_dir() else None}), text)
 
 
 def show(args: Namespace) -> Result:
@@ -338,12 +342,11 @@ DECLARED: tuple[Command, ...] = (
     ),
     Command(
         "report",
-        "Run the session-analytics notebook on a log and write HTML.",
+        "Write an HTML report of a log, with the pages of the sessions it lists beside it.",
         report,
         (
             _log(),
-            arg("--out", required=True, help="the HTML file to write"),
-            arg("--with-code", action="store_true", help="show the notebook's code cells"),
+            arg("--out", required=True, help="the HTML file to write (pages: <stem>-sessions/)"),
         ),
     ),
     Command(
