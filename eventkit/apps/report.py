@@ -387,14 +387,12 @@ def _reverted(data: _Data) -> str:
 def _sessions(data: _Data, pages: str) -> str:
     def titled(frame: pd.DataFrame) -> pd.DataFrame:
         out = frame.copy()
-        out.insert(
-            0,
-            "session",
-            [
-                link(pages + safe_file_name(str(tid)), _short(title, tid))
-                for tid, title in zip(frame["thread_id"], frame["title"], strict=True)
-            ],
-        )
+        links = [
+            link(pages + safe_file_name(str(tid)), _short(title, tid))
+            for tid, title in zip(frame["thread_id"], frame["title"], strict=True)
+        ]
+        # object dtype keeps the links' type (a string dtype would store plain str).
+        out.insert(0, "session", pd.Series(links, index=frame.index, dtype=object))
         return out.drop(columns=["thread_id", "title"])
 
     parts = [

@@ -62,7 +62,7 @@ def latency_by_model(turns: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.2 + 0.45 * len(groups)))
     ax.boxplot(
         data,
-        vert=False,
+        orientation="horizontal",
         tick_labels=[f"{g}  (n={len(d)})" for g, d in zip(groups, data, strict=True)],
         widths=0.6,
         showfliers=True,
