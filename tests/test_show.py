@@ -99,7 +99,12 @@ def _session(log) -> None:
             at=at(14),
         ),
         ek.MessageAdded(
-            id="m2", thread_id="t1", turn_id="u1", role="assistant", text="done & dusted", at=at(15)
+            id="m2",
+            thread_id="t1",
+            turn_id="u1",
+            role="assistant",
+            text=f"done & dusted\n\n**bold** {SCRIPT} ![i](https://e.com/i.png) [l](https://e.com)",
+            at=at(15),
         ),
         ek.CheckpointCreated(
             id="cp1",
@@ -145,6 +150,12 @@ def test_transcript_text_renders_as_text(page_html):
     assert "&lt;/pre&gt;refused" in page_html
     assert "shop &lt;b&gt;api&lt;/b&gt;" in page_html  # the project name too
     assert "exit 1: &lt;b&gt;bad&lt;/b&gt;" in page_html  # and the turn's error
+
+
+def test_assistant_markdown_is_rendered_with_html_escaped(page_html):
+    assert "<p>done &amp; dusted</p>" in page_html and "<strong>bold</strong>" in page_html
+    assert "<a " not in page_html.replace('<a href="#', "")  # links are text
+    assert "![i](https://e.com/i.png)" in page_html  # an image is text too: nothing loads
 
 
 def test_page_loads_nothing(page_html):

@@ -1,12 +1,15 @@
 """Small pieces of the static HTML pages: escaping, figures for people, folded text, the page.
 
 Every text that comes from a transcript goes through :func:`esc` (``html.escape``,
-quotes included); nothing here renders markdown or passes raw HTML through. Pages are
-self-contained: inline CSS, no script, nothing loaded over the network.
+quotes included), or through :func:`markdown`: markdown-it-py (CommonMark) with raw
+HTML disabled, so HTML in the text is escaped, and with images and links off, so the
+page never fetches or points anywhere. Pages are self-contained: inline CSS, no script,
+nothing loaded over the network.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import math
 import numbers
@@ -107,6 +110,33 @@ def folded(text: object, *, css: str = "text") -> str:
     )
 
 
+@functools.cache
+def _markdown_parser():
+    from markdown_it import MarkdownIt
+
+    # html=False escapes raw HTML; no images (they would load) and no links.
+    return MarkdownIt("commonmark", {"html": False}).disable(["image", "link", "autolink"])
+
+
+def markdown(text: object) -> str:
+    """``text`` rendered from markdown, raw HTML escaped; a long one folded after its start.
+
+    The start is shown as plain escaped text; the whole message, rendered, is in a
+    ``<details>`` element.
+    """
+    text = "" if missing(text) else str(text)
+    rendered = f'<div class="md">{_markdown_parser().render(text)}</div>'
+    lines = text.split("\n")
+    if len(lines) <= PREVIEW_LINES * 2 and len(text) <= PREVIEW_CHARS * 2:
+        return rendered
+    head = "\n".join(lines[:PREVIEW_LINES])[:PREVIEW_CHARS]
+    label = f"show the whole message: {len(lines):,} line(s), {len(text):,} character(s)"
+    return (
+        f'<pre class="text head">{esc(head)}</pre>'
+        f'<details class="more"><summary>{esc(label)}</summary>{rendered}</details>'
+    )
+
+
 def table(frame: pd.DataFrame, formats: dict[str, object] | None = None) -> str:
     """An escaped HTML table of ``frame``; ``formats`` maps a column to a function of a value.
 
@@ -200,6 +230,16 @@ pre { margin: 0; white-space: pre-wrap; word-break: break-word;
   font: 13px/1.45 ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace; }
 details.more > summary { cursor: pointer; color: #1f5fbf; font-size: 13px; margin: 2px 0; }
 .note { color: #5b6475; font-size: 13px; }
+.md > :first-child { margin-top: 0; }
+.md > :last-child { margin-bottom: 0; }
+.md p, .md ul, .md ol, .md pre, .md blockquote { margin: 0 0 8px; }
+.md h1, .md h2, .md h3, .md h4 { font-size: 15px; margin: 10px 0 6px; border: 0; padding: 0; }
+.md pre { background: #eef0f3; padding: 6px 8px; border-radius: 4px; }
+.md code { font: 13px ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
+  background: #eef0f3; padding: 0 3px; border-radius: 3px; }
+.md pre code { padding: 0; background: none; }
+.md blockquote { border-left: 3px solid #c8cdd6; padding-left: 10px; color: #4a5262; }
+.md table { font-size: 13px; }
 """
 
 

@@ -136,7 +136,7 @@ class _Data:
         )
         running = self.turns[self.turns["status"] == "running"].groupby("thread_id").size()
         s = s.assign(running_turns=s["thread_id"].map(running).fillna(0).astype(int))
-        keep = ["thread_id", "title", "provider", "model"]
+        keep = ["thread_id", "title", "created_at", "provider", "model"]
         return {
             "slowest": s.dropna(subset=["busy_ms"])
             .sort_values(["busy_ms", "thread_id"], ascending=[False, True])
@@ -393,7 +393,8 @@ def _sessions(data: _Data, pages: str) -> str:
         ]
         # object dtype keeps the links' type (a string dtype would store plain str).
         out.insert(0, "session", pd.Series(links, index=frame.index, dtype=object))
-        return out.drop(columns=["thread_id", "title"])
+        out["created_at"] = out["created_at"].map(lambda t: stamp(t)[:16])
+        return out.drop(columns=["thread_id", "title"]).rename(columns={"created_at": "started"})
 
     parts = [
         '<p class="note">Each session links to its page: the timeline of prompts, answers, '

@@ -120,8 +120,11 @@ def tool_errors(by_category: pd.DataFrame) -> str:
     """Horizontal bars: the share of each tool category's calls that failed or were denied."""
     if not len(by_category):
         return ""
-    frame = by_category.sort_values("calls")
+    share = (by_category["errors"] + by_category["denied"]) / by_category["calls"]
+    frame = by_category.assign(share=share).sort_values(["share", "tool_category"])
     plt = _pyplot()
+    from matplotlib.ticker import PercentFormatter
+
     fig, ax = plt.subplots(figsize=(WIDTH_IN, 1.2 + 0.4 * len(frame)))
     names = frame["tool_category"].astype(str)
     error = frame["errors"] / frame["calls"]
@@ -130,7 +133,8 @@ def tool_errors(by_category: pd.DataFrame) -> str:
     ax.barh(names, denied, left=error, color=COLORS[1], label="denied")
     for y, (e, d, n) in enumerate(zip(error, denied, frame["calls"], strict=True)):
         ax.text(e + d, y, f"  {e + d:.1%} of {n:,}", va="center", fontsize=9)
-    ax.set_xlabel("share of calls")
+    ax.set_xlabel("share of the category's calls")
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_title("Tool calls that failed or were denied, by category")
     ax.legend(fontsize="small", loc="lower right")
     ax.set_xlim(0, max(0.05, float((error + denied).max()) * 1.35))

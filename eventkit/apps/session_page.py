@@ -4,7 +4,8 @@
 tool calls, model calls, checkpoints) as of ``as_of`` and returns a
 :class:`SessionPage`: ``_repr_html_`` renders it in Jupyter, ``save(path)`` writes a
 self-contained HTML file (inline CSS, no script, nothing fetched). Every transcript
-text is escaped and shown as pre-wrapped plain text; long texts and tool inputs and
+text is escaped: prompts and tool inputs and outputs are pre-wrapped plain text, the
+assistant's text is markdown rendered with raw HTML escaped; long texts and tool inputs and
 outputs are folded in ``<details>``. Subagent threads (``parent_thread_id``) are nested
 under the tool call that started them (``parent_tool_call_id``), else at the time they
 began. :class:`Sessions` reads the frames once for many pages (the report uses it).
@@ -27,6 +28,7 @@ from eventkit.apps.html_parts import (
     duration,
     esc,
     folded,
+    markdown,
     missing,
     money,
     number,
@@ -52,6 +54,13 @@ MAX_DEPTH = 8
 
 SESSION_CSS = """
 .ek-session .timeline { margin-top: 10px; }
+.ek-session .outcome { margin: 4px 0 10px; }
+.ek-session .cards { grid-template-columns: repeat(auto-fill, minmax(135px, 1fr)); }
+.ek-session dl.facts { display: flex; flex-wrap: wrap; gap: 4px 22px; margin: 0 0 12px; }
+.ek-session dl.facts dt { display: inline; color: #5b6475; font-size: 12px;
+  text-transform: uppercase;
+  letter-spacing: .04em; margin-right: 6px; }
+.ek-session dl.facts dd { display: inline; margin: 0; font-weight: 600; word-break: break-word; }
 .ek-session .turn { background: #fff; border: 1px solid #d8dce3; border-radius: 8px;
   margin: 14px 0; }
 .ek-session .turn > header { display: flex; flex-wrap: wrap; gap: 4px 14px; align-items: baseline;
@@ -85,6 +94,8 @@ SESSION_CSS = """
 .ek-session .io .k { font-size: 11px; color: #5b6475; text-transform: uppercase;
   letter-spacing: .05em; }
 .ek-session .io pre { background: #f3f4f7; padding: 6px 8px; border-radius: 4px; }
+.ek-session .gap { margin: 6px 0; text-align: center; color: #7a8293; font-size: 12px;
+  border-top: 1px dashed #cfd4dc; padding-top: 2px; }
 .ek-session .checkpoint { border-left-color: #0f8a8a; background: #eefafa; font-size: 13px; }
 .ek-session .restore { border-left-color: #b4570f; background: #fdf1e7; font-size: 13px; }
 .ek-session .failure { margin: 8px 0; padding: 8px 10px; background: #fde8e8;
@@ -250,37 +261,41 @@ class Sessions:
         errors = int((tools["status"] == "error").sum()) if len(tools) else 0
         denied = int((tools["status"] == "denied").sum()) if len(tools) else 0
         children = self._children.get(tid)
-        cards = [
+        facts = [
             ("project", project),
             ("provider", row["provider"]),
             ("model", row["model"]),
             ("started", stamp(start)),
-            ("duration", duration(span)),
+            ("status", row["status"]),
+        ]
+        cards = [
+            ("duration", duration(span), f"{duration(turns['duration_ms'].sum())} in turns"),
             ("turns", number(len(turns))),
             ("tokens", number(totals["total_tokens"])),
             ("cost", money(totals["cost_usd"])),
             ("tool calls", number(len(tools)), f"{errors} failed · {denied} denied"),
             ("model calls", number(len(self.of("model_calls", tid)))),
             ("subagents", number(0 if children is None else len(children))),
-            ("status", row["status"]),
         ]
         title = row["title"] if not missing(row["title"]) else tid
         parent = ""
         if not missing(row["parent_thread_id"]):
             parent = f" · subagent of {esc(row['parent_thread_id'])}"
-        busy = turns["duration_ms"].sum() if len(turns) else None
         return (
             f"<h1>{esc(title)}</h1>"
             f'<p class="sub">thread {esc(tid)}{parent}</p>'
             f'<div class="outcome"><span class="badge {esc(outcome_class)}">outcome</span> '
             f"{esc(outcome)}</div>"
-            '<div class="cards" style="margin-top:10px">'
+            '<dl class="facts">'
+            + "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in facts)
+            + "</dl>"
+            '<div class="cards">'
             + "".join(card(*item) for item in cards)
             + "</div>"
             + f'<p class="note">Tokens: input {number(totals["input_tokens"])} · cache read '
             f"{number(totals['cache_read_tokens'])} · cache write "
             f"{number(totals['cache_write_tokens'])} · output {number(totals['output_tokens'])} "
-            f"(reasoning {number(totals['reasoning_tokens'])}). Time in turns: {duration(busy)}. "
+            f"(reasoning {number(totals['reasoning_tokens'])}). "
             f"Times are UTC{self._as_of_note()}.</p>"
         )
 
@@ -382,10 +397,14 @@ class Sessions:
             + (f"<span>model {esc(turn['model'])}</span>" if not missing(turn["model"]) else "")
             + "</header>"
         )
-        body = "".join(
-            self._item(kind, obj, nested, depth, seen)
-            for _, _, kind, _, obj in sorted(items, key=_order)
-        )
+        parts, last = [], turn["started_at"]
+        for when, _, kind, _, obj in sorted(items, key=_order):
+            parts.append(_gap(last, when) + self._item(kind, obj, nested, depth, seen))
+            if kind == "tool" and not missing(obj["completed_at"]):
+                when = obj["completed_at"]
+            if not missing(when) and (missing(last) or when > last):
+                last = when
+        body = "".join(parts)
         if not missing(turn["error"]):
             body += f'<div class="failure"><b>turn error</b><pre>{esc(turn["error"])}</pre></div>'
         if status == "running":
@@ -404,9 +423,11 @@ class Sessions:
             role = str(obj["role"])
             css = {"user": "prompt", "assistant": "assistant"}.get(role, "system")
             label = {"user": "prompt", "assistant": "assistant"}.get(role, role)
+            # The agent writes markdown; a person's prompt is shown as they typed it.
+            body = markdown(obj["text"]) if role == "assistant" else folded(obj["text"])
             return (
                 f'<div class="item {css}"><div class="label"><b>{esc(label)}</b> · '
-                f"{esc(stamp(obj['created_at'], with_date=False))}</div>{folded(obj['text'])}</div>"
+                f"{esc(stamp(obj['created_at'], with_date=False))}</div>{body}</div>"
             )
         if kind == "model":
             return _model_call(obj)
@@ -480,6 +501,20 @@ class Sessions:
                 child, depth=depth + 1, seen=seen | {cid}
             )
         return f'<details class="subagent"><summary>{summary}</summary>{inner}</details>'
+
+
+GAP_MS = 60_000
+"""A pause this long or longer between two things in a turn is shown."""
+
+
+def _gap(before: object, after: object) -> str:
+    """A marker for a long pause in a turn (where its latency went), else nothing."""
+    if missing(before) or missing(after):
+        return ""
+    ms = (after - before).total_seconds() * 1000
+    if ms < GAP_MS:
+        return ""
+    return f'<div class="gap">⋯ {esc(duration(ms))} without activity ⋯</div>'
 
 
 def _model_call(call: dict) -> str:
