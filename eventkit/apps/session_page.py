@@ -394,7 +394,7 @@ class Sessions:
             f"<span>{esc(money(turn['cost_usd']))}</span>"
             f"<span>{int(turn['model_calls'])} model call(s)</span>"
             f"<span>{tools} tool call(s){f', {errors} failed' if errors else ''}</span>"
-            + (f"<span>model {esc(turn['model'])}</span>" if not missing(turn["model"]) else "")
+            + (f"<span>model {esc(turn['model'])}</span>" if self._own_model(turn) else "")
             + "</header>"
         )
         parts, last = [], turn["started_at"]
@@ -417,6 +417,11 @@ class Sessions:
         return (
             f'<section class="turn {esc(status)}">{head}<div class="items">{body}</div></section>'
         )
+
+    def _own_model(self, turn: dict) -> bool:
+        """Whether a turn names a model other than its thread's."""
+        thread = self._thread_rows.get(turn["thread_id"], {})
+        return not missing(turn["model"]) and str(turn["model"]) != str(thread.get("model"))
 
     def _item(self, kind: str, obj: dict, nested, depth: int, seen) -> str:
         if kind == "message":
