@@ -494,9 +494,13 @@ class Sessions:
         turns = self.of("turns", cid)
         outcome, _ = self._outcome(turns)
         title = child["title"] if not missing(child["title"]) else cid
+        tools = self.of("tool_calls", cid)
+        failed = int(tools["status"].isin(["error", "denied"]).sum()) if len(tools) else 0
         summary = (
             f"<b>subagent</b> {esc(title)} · {esc(child['provider'])} / {esc(child['model'])} · "
-            f"{len(turns)} turn(s) · {number(totals['total_tokens'])} tokens · "
+            f"{len(turns)} turn(s) · {len(tools)} tool call(s)"
+            + (f' <span class="badge error">{failed} failed</span>' if failed else "")
+            + f" · {number(totals['total_tokens'])} tokens · "
             f"{esc(money(totals['cost_usd']))} · {esc(outcome)}"
         )
         if cid in seen or depth + 1 >= MAX_DEPTH:
