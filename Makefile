@@ -18,7 +18,8 @@ $(STAMP): pyproject.toml
 DEMO := data/demo.db
 
 # The demo: a log from the generator and the real fixtures, projected, analysed,
-# audited, and rendered as demo-report.html.
+# audited, and rendered as demo-report.html with the pages of the sessions it lists
+# (demo-report-sessions/).
 demo: $(STAMP) $(SAMPLE)
 	rm -f $(DEMO) $(DEMO)-wal $(DEMO)-shm
 	$(BIN)/eventkit generate $(DEMO) --threads 200 --seed 7
@@ -54,7 +55,8 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .ruff_cache data/demo.db* demo-report.html
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache data/demo.db* demo-report.html \
+		demo-report-sessions
 
 # Re-execute the notebooks against the sample log, storing their outputs (after an
 # intended change in metrics; review the diff before committing).

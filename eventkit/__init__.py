@@ -55,6 +55,7 @@ from eventkit.errors import (
     SearchQueryError,
     SourceNotFoundError,
     StorageError,
+    ThreadNotFoundError,
     UnknownEventTypeError,
     UnsupportedSchemaError,
 )
@@ -100,6 +101,8 @@ _LAZY = {
     "merge": "log.merge",
     "backup": "log.backup",
     "report": "apps.report",
+    "show": "apps.session_page",
+    "SessionPage": "apps.session_page",
 }
 
 __all__ = [
@@ -138,6 +141,7 @@ __all__ = [
     "ThreadArchived",
     "ThreadCreated",
     "ThreadDeleted",
+    "ThreadNotFoundError",
     "ThreadRenamed",
     "TokenUsage",
     "ToolCallCompleted",

@@ -13,7 +13,8 @@ EventkitError
 ├── MigrationError              an applied migration differs from the packaged one
 │   └── NewerSchemaError        the log was written by a newer eventkit
 ├── ReadOnlyError               an attempt to write through the read side
-├── ReportError                 the report notebook failed while running against a log
+├── ReportError                 the report could not be made from a log
+├── ThreadNotFoundError         a thread id the log does not hold
 └── StorageError                any other database failure (the driver's message kept)
 """
 
@@ -194,3 +195,7 @@ def driver_errors(context: str) -> Iterator[None]:
 
 sqlite_errors = driver_errors
 """The same boundary, by the name the write side has always used."""
+
+
+class ThreadNotFoundError(EventkitError, LookupError):
+    """A thread id the log does not hold (at the ``as_of`` asked for)."""

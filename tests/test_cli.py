@@ -107,6 +107,7 @@ def argv_by_command(tmp_path, monkeypatch):
         return Path(out_html)
 
     monkeypatch.setattr("eventkit.apps.report.report", fake_report)
+    thread = str(ek.threads_df(log)["thread_id"].iloc[0])
     counter = iter(range(1_000))
 
     def fresh(name: str) -> Path:
@@ -128,6 +129,7 @@ def argv_by_command(tmp_path, monkeypatch):
         "merge": lambda: ["merge", log, "--into", fresh("merge")],
         "export": lambda: ["export", log, "--parquet", tmp_path / f"ds{next(counter)}"],
         "backup": lambda: ["backup", log, fresh("backup")],
+        "show": lambda: ["show", log, thread, "--out", tmp_path / f"s{next(counter)}.html"],
     }
 
 

@@ -1,4 +1,4 @@
-"""Notebooks as checks: the regression notebook fails on drift; reports render."""
+"""Notebooks as checks: the regression notebook fails on drift (the report: test_report.py)."""
 
 from __future__ import annotations
 
@@ -53,23 +53,3 @@ def test_regression_notebook_passes_on_sample_and_fails_on_altered_copy(sample_c
     assert "Cell outputs differ" in result.stdout
     assert "FAILED notebooks/regression/metrics_regression.ipynb::Cell 6" in result.stdout
     assert re.search(rf"\berror\s+{errors_before + 1}\b", result.stdout)
-
-
-def test_report_writes_html_with_tables_and_plots(sample_copy, tmp_path):
-    out = ek.report(sample_copy, tmp_path / "out" / "report.html", progress=False)
-    html = out.read_text()
-    assert out == tmp_path / "out" / "report.html"
-    assert "Turn latency by provider and model" in html
-    assert html.count("data:image/png;base64") >= 4
-    assert "p95_s" in html
-    assert "quantile_cont(" not in html  # code cells hidden by default
-
-
-def test_report_cli_and_missing_log(sample_copy, tmp_path, capsys):
-    from eventkit import cli
-
-    assert cli.main(["report", str(sample_copy), "--out", str(tmp_path / "r.html")]) == 0
-    assert capsys.readouterr().out == f"report written to {tmp_path / 'r.html'}\n"
-    assert cli.main(["report", str(tmp_path / "none.db"), "--out", str(tmp_path / "x.html")]) == 2
-    assert "no eventkit log" in capsys.readouterr().err
-    assert not (tmp_path / "x.html").exists()

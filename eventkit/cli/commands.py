@@ -228,10 +228,28 @@ def export(args: Namespace) -> Result:
 
 
 def report(args: Namespace) -> Result:
-    from eventkit.apps.report import report
+    from eventkit.apps.report import report, sessions_dir
 
-    out = report(args.log, args.out, include_code=args.with_code)
-    return Result(Record({"out": out}), f"report written to {out}")
+    out = report(args.log, args.out)
+    pages = sessions_dir(out)
+    text = f"report written to {out}"
+    if pages.is_dir():
+        text += f"\nsession pages it links to: {pages}/"
+    return Result(Record({"out": out, "session_pages": pages if pages.is_dir() else None}), text)
+
+
+def show(args: Namespace) -> Result:
+    from eventkit.apps.session_page import save_page
+
+    out = save_page(args.log, args.thread_id, args.out, as_of=_as_of(args.as_of))
+    return Result(
+        Record({"thread_id": args.thread_id, "out": out}), f"session page written to {out}"
+    )
+
+
+def _as_of(value: str | None) -> int | str | None:
+    """``--as-of``: a sequence number (digits) or a point in time (ISO text)."""
+    return int(value) if value is not None and value.isdigit() else value
 
 
 # --------------------------------------------------------------------------- the registry
@@ -370,12 +388,22 @@ DECLARED: tuple[Command, ...] = (
     ),
     Command(
         "report",
-        "Run the session-analytics notebook on a log and write HTML.",
+        "Write an HTML report of a log, with the pages of the sessions it lists beside it.",
         report,
         (
             _log(),
-            arg("--out", required=True, help="the HTML file to write"),
-            arg("--with-code", action="store_true", help="show the notebook's code cells"),
+            arg("--out", required=True, help="the HTML file to write (pages: <stem>-sessions/)"),
+        ),
+    ),
+    Command(
+        "show",
+        "Write one session (thread) as a self-contained HTML page: its figures and timeline.",
+        show,
+        (
+            _log(SRC_HELP),
+            arg("thread_id", help="the thread to show (threads_df's thread_id)"),
+            arg("--out", help="the HTML file to write (default: <thread id>.html here)"),
+            arg("--as-of", help="the log as of this sequence number or point in time"),
         ),
     ),
     Command(
