@@ -25,7 +25,6 @@ import os
 import resource
 import shutil
 import sqlite3
-import statistics
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -33,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from ._timing import median_time, time_call
 
 WORK = Path(__file__).resolve().parent / ".work"
 DEFAULT_EVENTS = int(os.environ.get("EVENTKIT_BENCH_EVENTS", "1000000"))
@@ -173,20 +174,6 @@ def sqlite_aggregate(path: Path) -> tuple:
 # ------------------------------------------------------------------ timing
 
 
-def _time(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
-
-
-def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        elapsed, result = _time(fn)
-        times.append(elapsed)
-    return statistics.median(times), result
-
-
 def run(
     events: int = DEFAULT_EVENTS,
     *,
@@ -217,13 +204,13 @@ def run(
         f"columnar cache {'on' if cache else 'off'}"
     )
 
-    cold_connect, _ = _time(lambda: ek.sql(log, "SELECT 1"))  # extension, views, cache build
+    cold_connect, _ = time_call(lambda: ek.sql(log, "SELECT 1"))  # extension, views, cache build
     cases: list[dict[str, Any]] = []
 
     def case(name: str, ours: Callable[[], Any], baseline: Callable[[], Any]) -> Any:
-        cold, _ = _time(ours)
-        warm, got = _median(ours, repeat)
-        base, expected = _median(baseline, max(1, repeat - 1))
+        cold, _ = time_call(ours)
+        warm, got = median_time(ours, repeat)
+        base, expected = median_time(baseline, max(1, repeat - 1))
         cases.append(
             {
                 "case": name,

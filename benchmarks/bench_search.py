@@ -23,12 +23,13 @@ import argparse
 import os
 import shutil
 import sqlite3
-import statistics
 import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+
+from ._timing import median_time, time_call
 
 WORK = Path(__file__).resolve().parent / ".work"
 FIXTURES = Path(__file__).resolve().parent.parent / "data" / "fixtures"
@@ -74,20 +75,6 @@ def build_log(path: Path, events: int, say: Callable[[str], None]) -> Path:
     return path
 
 
-def _time(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
-
-
-def _median(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        elapsed, result = _time(fn)
-        times.append(elapsed)
-    return statistics.median(times), result
-
-
 def _terms(query: str) -> list[str]:
     from eventkit.read.search import parse_query
 
@@ -116,7 +103,7 @@ def run(
 
     with closing(sqlite3.connect(f"file:{log}?mode=ro", uri=True)) as conn:
         n_events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-    build_s, _ = _time(lambda: ek.search(log, "warm-up"))
+    build_s, _ = time_call(lambda: ek.search(log, "warm-up"))
     with open_index(log) as index:
         texts = index.conn.execute("SELECT rowid, body FROM texts ORDER BY rowid").fetchall()
         index_bytes = index.path.stat().st_size
@@ -137,8 +124,8 @@ def run(
         terms = _terms(query)
         ilike = "SELECT sequence FROM texts WHERE " + " AND ".join("body ILIKE ?" for _ in terms)
         params = [f"%{t}%" for t in terms]
-        warm, _ = _median(lambda q=query: ek.search(log, q), repeat)
-        base, rows = _median(lambda s=ilike, p=params: duck.execute(s, p).fetchall(), repeat)
+        warm, _ = median_time(lambda q=query: ek.search(log, q), repeat)
+        base, rows = median_time(lambda s=ilike, p=params: duck.execute(s, p).fetchall(), repeat)
         every = ek.search(log, query, limit=None)
         assert set(every.sequence) == {r[0] for r in rows}, query  # the same hits
         ratio = base / warm
@@ -164,7 +151,7 @@ def run(
         ek.generate_log(copy, events=INCREMENT, seed=1, projections=False, progress=False)
         with closing(sqlite3.connect(f"file:{copy}?mode=ro", uri=True)) as conn:
             added = conn.execute("SELECT count(*) FROM events").fetchone()[0] - n_events
-        incremental_s, _ = _time(lambda: ek.search(copy, "warm-up"))
+        incremental_s, _ = time_call(lambda: ek.search(copy, "warm-up"))
         with open_index(copy) as index:
             assert not index.rebuilt and index.generation == 1
     finally:

@@ -84,10 +84,6 @@ def _store(log: LogSource, mode: bool | None) -> ChunkStore | None:
     return ChunkStore(root / log.log_id, {"log_id": log.log_id})
 
 
-def _threshold(mode: bool | None) -> int:
-    return 1 if mode else CACHE_MIN_EVENTS
-
-
 def current_cache(con: duckdb.DuckDBPyConnection, log: LogSource) -> LogCache | None:
     """What the cache holds now, if it matches the log; writes nothing (a first read of a
     log that has no cache yet reads it live, and is never slowed by building one)."""
@@ -120,7 +116,7 @@ def refresh_cache(
     store = _store(log, mode)
     if store is None:
         return None
-    threshold = _threshold(mode)
+    threshold = 1 if mode else CACHE_MIN_EVENTS
     if log.last_sequence < threshold and not store.exists():
         return None  # too small to be worth a cache: leave no trace
     try:

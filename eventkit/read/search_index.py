@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from eventkit.errors import driver_errors
-from eventkit.log.files import check_is_log, open_sqlite_readonly
+from eventkit.log.files import open_sqlite_readonly
 from eventkit.read.chunks import cache_root
-from eventkit.read.source import log_path_of, store_connection
+from eventkit.read.source import inspect_log, log_path_of, store_connection
 
 INDEX_FORMAT = 1
 """Bumped when what the index holds changes: an index of another format is rebuilt."""
@@ -131,16 +131,8 @@ def open_log_text(src: object) -> Iterator[LogText]:
 
 
 def _inspect(conn: sqlite3.Connection, where: str) -> LogText:
-    names = check_is_log(conn, where)
-    log_id = ""
-    if "log_info" in names:
-        row = conn.execute("SELECT value FROM log_info WHERE key = 'log_id'").fetchone()
-        log_id = row[0] if row else ""
-    row = conn.execute(
-        "SELECT sequence, event_id FROM events WHERE sequence = (SELECT max(sequence) FROM events)"
-    ).fetchone()
-    last, last_id = (row[0], row[1]) if row else (0, None)
-    return LogText(conn, where, log_id or "", last, last_id)
+    log_id, last, last_id, _ = inspect_log(conn, where)
+    return LogText(conn, where, log_id, last, last_id)
 
 
 # --------------------------------------------------------------------------- documents
@@ -170,40 +162,24 @@ def _text(value: Any) -> str:
 
 def document(event_type: str, payload: dict) -> tuple[str, str | None, str | None, str, str]:
     """``(field, thread_id, turn_id, item_id, body)`` of an indexed event's document."""
+    if event_type not in (MESSAGE, TOOL_STARTED, TOOL_COMPLETED):  # a thread's title
+        return (
+            "thread title",
+            payload.get("id"),
+            None,
+            payload.get("id"),
+            _text(payload.get("title")),
+        )
     if event_type == MESSAGE:
-        role = _text(payload.get("role")) or "message"
-        field = f"{role} message"
-        return (
-            field,
-            payload.get("thread_id"),
-            payload.get("turn_id"),
-            payload.get("id"),
-            _text(payload.get("text")),
-        )
-    if event_type == TOOL_STARTED:
-        tool = _text(payload.get("tool"))
-        body = "\n".join([tool, *flatten_input(payload.get("input"))])
-        return (
-            "tool input",
-            payload.get("thread_id"),
-            payload.get("turn_id"),
-            payload.get("id"),
-            body,
-        )
-    if event_type == TOOL_COMPLETED:
+        field = f"{_text(payload.get('role')) or 'message'} message"
+        body = _text(payload.get("text"))
+    elif event_type == TOOL_STARTED:
+        field = "tool input"
+        body = "\n".join([_text(payload.get("tool")), *flatten_input(payload.get("input"))])
+    else:
         field = TOOL_OUTPUT_FIELDS.get(_text(payload.get("status")), "tool output")
-        return (
-            field,
-            payload.get("thread_id"),
-            payload.get("turn_id"),
-            payload.get("id"),
-            _text(payload.get("output")),
-        )
-    # a thread's title
-    return "thread title", payload.get("id"), None, payload.get("id"), _text(payload.get("title"))
-
-
-# --------------------------------------------------------------------------- the index
+        body = _text(payload.get("output"))
+    return field, payload.get("thread_id"), payload.get("turn_id"), payload.get("id"), body
 
 
 @dataclass

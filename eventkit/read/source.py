@@ -91,7 +91,7 @@ def _inspect_file(path: Path, tempdir: Path | None = None) -> LogSource:
         if opened.copy is not None:
             path, tempdir = opened.copy, opened.copy.parent
         try:
-            log_id, last, last_id, tables = _inspect(opened.conn, origin)
+            log_id, last, last_id, tables = inspect_log(opened.conn, origin)
             if opened.immutable:  # DuckDB could not open it either: read a private copy
                 path = copy_to_temp(opened.conn)
                 tempdir = path.parent
@@ -100,7 +100,11 @@ def _inspect_file(path: Path, tempdir: Path | None = None) -> LogSource:
     return LogSource(path, origin, log_id, last, last_id, tables, tempdir)
 
 
-def _inspect(conn: sqlite3.Connection, where: object) -> tuple[str, int, str | None, dict]:
+def inspect_log(conn: sqlite3.Connection, where: object) -> tuple[str, int, str | None, dict]:
+    """A log's ``(log_id, last sequence, last event_id, projection tables -> columns)``.
+
+    Raises :class:`NotAnEventLogError` (via ``check_is_log``) for anything else.
+    """
     names = check_is_log(conn, where)
     # Read here rather than through DuckDB: its catalog functions over an attached
     # SQLite database can crash when they run in parallel (duckdb-sqlite issue 176).
@@ -166,6 +170,7 @@ __all__ = [
     "LogSource",
     "attach",
     "identity",
+    "inspect_log",
     "log_path_of",
     "open_found",
     "open_source",
